@@ -1,0 +1,3 @@
+from entrypoint.launch import main
+
+main()

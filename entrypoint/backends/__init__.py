@@ -1,0 +1,142 @@
+"""Backends: each turns a process definition into the argv to exec, and says what it serves.
+
+A backend is a callable `build(process, env, extra) -> Launch` (or a list of argv words, for a custom backend
+that needs nothing more). Built-in backends are modules of this package, imported only when used. A custom
+backend is named by a dotted path, `package.module:callable` or `package.module.callable`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+from entrypoint import argv
+from entrypoint.config import Process
+from entrypoint.errors import ConfigError
+
+# Backend name -> module; aliases share a module.
+BUILTIN = {
+    "gunicorn": "gunicorn",
+    "uvicorn": "uvicorn",
+    "celery-worker": "celery",
+    "celery-beat": "celery",
+    "django-tasks": "django_tasks",
+    "rq": "rq",
+    "dramatiq": "dramatiq",
+    "huey": "huey",
+    "manage": "manage",
+    "command": "command",
+}
+
+WEB, WORKER, TASK = "web", "worker", "task"
+
+
+class Word(NamedTuple):
+    text: str
+    origin: str  # where it came from, for `prod-entry show`
+
+
+class Launch(NamedTuple):
+    """What to exec and what it is: `kind` web (warmup and probes apply), worker or task."""
+
+    words: list[Word]
+    kind: str = TASK
+    app: str | None = None
+    interface: str | None = None  # "wsgi" or "asgi" for web processes
+    bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
+
+    @property
+    def argv(self) -> list[str]:
+        return [word.text for word in self.words]
+
+
+Build = Callable[[Process, Mapping[str, str], Sequence[str]], "Launch | list[str]"]
+
+
+def normalize(backend: str) -> str:
+    return backend.strip().lower().replace("_", "-")
+
+
+def load(process: Process) -> Build:
+    name = normalize(process.backend)
+    if name in BUILTIN:
+        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        return getattr(module, "build_" + name.split("-")[-1]) if name.startswith("celery") else module.build
+    where = process_var(process)
+    if "." not in process.backend and ":" not in process.backend:
+        raise ConfigError(f"{where}={process.backend!r} is not a backend: use one of {', '.join(BUILTIN)}, "
+                          "or a dotted path to a custom backend (package.module:build)")
+    module_name, _, attr = process.backend.partition(":") if ":" in process.backend else \
+        process.backend.rpartition(".")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        raise ConfigError(f"{where}={process.backend!r} cannot be imported ({exc}): fix the dotted path or "
+                          "install the package") from None
+    except AttributeError:
+        raise ConfigError(f"{where}={process.backend!r}: module {module_name!r} has no attribute {attr!r}") \
+            from None
+    if not callable(obj):
+        raise ConfigError(f"{where}={process.backend!r} is not a backend: it must be a callable "
+                          "build(process, env, extra) returning a list of words or a Launch")
+    return obj
+
+
+def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) -> Launch:
+    """The Launch for `process`, with `extra` command-line words appended by the backend."""
+    result = load(process)(process, env, list(extra))
+    if isinstance(result, Launch):
+        launch = result
+    elif isinstance(result, (list, tuple)) and result and all(isinstance(w, str) for w in result):
+        launch = Launch([Word(w, f"backend {process.backend}") for w in result])
+    else:
+        raise ConfigError(f"backend {process.backend!r} of process {process.name!r} returned {result!r}: a "
+                          "backend must return a non-empty list of strings or a Launch")
+    if not launch.words:
+        raise ConfigError(f"process {process.name!r} has nothing to run: give the program (prod-entry {process.name} PROGRAM [ARGS]...) or set {process_var(process, 'ARGS')}")
+    return launch
+
+
+def process_var(process: Process, attribute: str | None = None) -> str:
+    from entrypoint.config import PREFIX
+
+    return PREFIX + process.name.upper() + (f"_{attribute}" if attribute else "")
+
+
+# Helpers the built-in backends share.
+
+def program(name: str) -> str:
+    """The script installed beside this Python (the venv's bin/), else the bare name for a PATH lookup."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    return beside if os.access(beside, os.X_OK) else name
+
+
+def user_words(process: Process) -> list[Word]:
+    origin = process.origins.get("args", "")
+    return [Word(text, origin) for text in argv.format_args(process.args)]
+
+
+def extra_words(extra: Sequence[str]) -> list[Word]:
+    return [Word(text, "command line") for text in extra]
+
+
+def port(env: Mapping[str, str]) -> int:
+    value = env.get("PORT", "8000").strip()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"PORT={value!r} is not a TCP port: set it to a number from 1 to 65535")
+    return int(value)
+
+
+def split_bind(value: str | None) -> tuple[str, int] | None:
+    """`host:port` -> (host, port); None for unix sockets, fds and anything unparsable."""
+    if not value or value.startswith(("unix:", "fd://")):
+        return None
+    host, sep, number = value.rpartition(":")
+    if not sep or not number.isdigit():
+        return None
+    return host.strip("[]") or "0.0.0.0", int(number)

@@ -1,0 +1,188 @@
+"""Process definitions and settings from the environment (and a .env file). Pure: a Mapping in, values out.
+
+Naming rule, so that nothing is ambiguous: in PROD_ENTRY_PROCESS_<REST>, if REST ends with `_` plus one of
+the attribute suffixes (ARGS, APP, and the per-process settings below), that suffix is the attribute and
+what stands before it is the process name; otherwise REST is the name and the value is the backend. So a
+name may hold underscores (`PROD_ENTRY_PROCESS_HIGH_PRIO=celery-worker` defines `high_prio`) but may not end
+in an attribute suffix. Names are letters and digits in groups joined by single underscores, matched
+case-insensitively and shown in lower case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from entrypoint import argv
+from entrypoint.errors import ConfigError
+from entrypoint.launch import COMMANDS
+
+PREFIX = "PROD_ENTRY_PROCESS_"
+
+# Settings a process may override for itself: PROD_ENTRY_PROCESS_<NAME>_<SETTING> beats PROD_ENTRY_<SETTING>.
+PER_PROCESS_SETTINGS: tuple[str, ...] = ()
+
+# Longest first, so `_HEALTHCHECK_URL` is tried before a shorter suffix it ends with.
+_ATTRIBUTES = ("ARGS", "APP")
+
+_NAME = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*\Z")
+
+# First words the CLI takes as its own commands; a process cannot be called that.
+RESERVED_NAMES = COMMANDS
+
+DEFAULT_PROCESS = "web"
+
+
+class Environment(NamedTuple):
+    """The merged environment and, for `show`, where each variable came from."""
+
+    values: dict[str, str]
+    dotenv_keys: frozenset[str]
+    env_file: str | None
+
+    def origin(self, var: str) -> str:
+        return f".env {var}" if var in self.dotenv_keys else f"env {var}"
+
+
+class Process(NamedTuple):
+    name: str
+    backend: str
+    args: dict[str, object] | list[str]
+    app: str | None
+    # "backend" / "args" / "app" -> where the value came from ("env PROD_ENTRY_PROCESS_WEB", "built-in", ...)
+    origins: dict[str, str]
+    settings: dict[str, str]
+
+    def setting(self, env: Mapping[str, str], key: str, default: str | None = None) -> str | None:
+        """PROD_ENTRY_PROCESS_<NAME>_<KEY>, else PROD_ENTRY_<KEY>, else `default`."""
+        return self.settings.get(key, env.get(f"PROD_ENTRY_{key}", default))
+
+
+def load_environment(environ: Mapping[str, str]) -> Environment:
+    """The real environment merged over the .env file (PROD_ENTRY_ENV_FILE, else ./.env when it exists)."""
+    path = environ.get("PROD_ENTRY_ENV_FILE")
+    if path is not None and not path:
+        raise ConfigError("PROD_ENTRY_ENV_FILE is empty: unset it, or set it to the path of a .env file")
+    if path is None:
+        if not os.path.isfile(".env"):
+            return Environment(dict(environ), frozenset(), None)
+        path = ".env"
+    elif not os.path.isfile(path):
+        raise ConfigError(f"PROD_ENTRY_ENV_FILE={path}: no such file: fix the path or unset the variable")
+    loaded = read_env_file(path)
+    values = {**loaded, **environ}
+    return Environment(values, frozenset(k for k in loaded if k not in environ), path)
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The variables of a .env file; a line python-dotenv cannot parse is an error naming that line."""
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            for binding in parse_stream(stream):
+                if binding.error:
+                    raise ConfigError(f"{path} line {binding.original.line}: cannot parse "
+                                      f"{binding.original.string.strip()[:40]!r}: write KEY=value")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the .env file ({exc.strerror}): fix its permissions or set "
+                          "PROD_ENTRY_ENV_FILE to another file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the .env file is not UTF-8 text") from None
+    return {key: value or "" for key, value in dotenv_values(path).items()}
+
+
+def _split_variable(var: str) -> tuple[str, str | None]:
+    """PROD_ENTRY_PROCESS_HIGH_PRIO_ARGS -> ("high_prio", "ARGS"); without a suffix, the attribute is None."""
+    rest = var[len(PREFIX):]
+    attribute = None
+    for suffix in sorted(_ATTRIBUTES + PER_PROCESS_SETTINGS, key=len, reverse=True):
+        if rest.upper().endswith("_" + suffix):
+            rest, attribute = rest[: -len(suffix) - 1], suffix
+            break
+    if not _NAME.match(rest):
+        raise ConfigError(f"{var}: {rest!r} is not a process name: use letters and digits, joined by single "
+                          "underscores (e.g. PROD_ENTRY_PROCESS_HIGH_PRIO)")
+    return rest.lower(), attribute
+
+
+def builtin_processes(env: Mapping[str, str]) -> dict[str, str]:
+    """Processes that exist without a definition: name -> backend."""
+    builtins = {"manage": "manage", "command": "command"}
+    if env.get("DJANGO_SETTINGS_MODULE"):
+        builtins[DEFAULT_PROCESS] = "gunicorn"
+    return builtins
+
+
+def processes(environment: Environment) -> dict[str, Process]:
+    """Every defined and built-in process, by lower-case name."""
+    env = environment.values
+    found: dict[str, dict[str | None, str]] = {}
+    seen_as: dict[tuple[str, str | None], str] = {}
+    for var in sorted(env):
+        if not var.startswith(PREFIX):
+            continue
+        name, attribute = _split_variable(var)
+        if (name, attribute) in seen_as:
+            raise ConfigError(f"{var} and {seen_as[name, attribute]} both define process {name!r}: "
+                              "names are case-insensitive, keep one")
+        seen_as[name, attribute] = var
+        found.setdefault(name, {})[attribute] = var
+    builtins = builtin_processes(env)
+    result: dict[str, Process] = {}
+    for name, variables in found.items():
+        if name in RESERVED_NAMES:
+            raise ConfigError(f"{variables.get(None) or next(iter(variables.values()))}: {name!r} is a "
+                              f"prod-entry command, not a process name: pick another name")
+        if None not in variables and name not in builtins:
+            var = next(iter(variables.values()))
+            raise ConfigError(f"{var} is set but {PREFIX}{name.upper()} is not: set it to a backend "
+                              f"(e.g. {PREFIX}{name.upper()}=gunicorn) or remove {var}")
+        result[name] = _process(name, variables, environment, builtins.get(name))
+    for name, backend in builtins.items():
+        result.setdefault(name, _process(name, {}, environment, backend))
+    return result
+
+
+def _process(name: str, variables: dict[str | None, str], environment: Environment,
+             builtin: str | None) -> Process:
+    env = environment.values
+    origins: dict[str, str] = {}
+    if None in variables:
+        backend = env[variables[None]].strip()
+        if not backend:
+            raise ConfigError(f"{variables[None]} is empty: set it to a backend name (gunicorn, uvicorn, "
+                              "celery-worker, ...) or a dotted path to a custom backend")
+        origins["backend"] = environment.origin(variables[None])
+    else:
+        backend, origins["backend"] = builtin or "", "built-in"
+    args: dict[str, object] | list[str] = []
+    if "ARGS" in variables:
+        var = variables["ARGS"]
+        try:
+            args = argv.parse(env[var])
+        except argv.ArgsError as exc:
+            raise ConfigError(f"{var} {exc}: write a JSON object like {{\"workers\": 4}}, a JSON array, or "
+                              "a command line") from None
+        origins["args"] = environment.origin(var)
+    app = None
+    if "APP" in variables:
+        app = env[variables["APP"]].strip() or None
+        if app is None:
+            raise ConfigError(f"{variables['APP']} is empty: set it (e.g. myproject.wsgi:application) or unset it")
+        origins["app"] = environment.origin(variables["APP"])
+    settings = {attr: env[var] for attr, var in variables.items() if attr in PER_PROCESS_SETTINGS}
+    return Process(name, backend, args, app, origins, settings)
+
+
+def selected_name(env: Mapping[str, str], name: str | None) -> str:
+    """The process to run: the name given, else PROD_ENTRY_DEFAULT_PROCESS, else web; in lower case."""
+    if name is None:
+        name = env.get("PROD_ENTRY_DEFAULT_PROCESS", DEFAULT_PROCESS).strip()
+        if not _NAME.match(name):
+            raise ConfigError(f"PROD_ENTRY_DEFAULT_PROCESS={name!r} is not a process name: set it to a defined "
+                              "process such as web")
+    return name.lower()

@@ -1,0 +1,27 @@
+"""One exception type per kind of failure, each carrying the exit status the CLI turns it into."""
+
+
+class EntrypointError(Exception):
+    """A failure the user can fix; the message names what is at fault and how to fix it."""
+
+    exit_code = 1
+
+
+class ConfigError(EntrypointError):
+    """Bad configuration or usage: a variable, setting or argument is wrong."""
+
+    exit_code = 2
+
+
+class WarmupError(EntrypointError):
+    """The application failed to load or to answer its warmup and health-check requests."""
+
+    exit_code = 3
+
+
+class ExecError(EntrypointError):
+    """The program could not be exec'd: 127 when it is not found, 126 when it cannot be executed."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,42 @@
+"""The last step: restore the signal state Python changed, then replace this process with the program."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from entrypoint.errors import ExecError
+
+
+def restore_signals() -> None:
+    """Undo what exec would otherwise pass on: a blocked mask, and the SIG_IGN CPython sets for SIGPIPE and
+    SIGXFSZ at start-up (a server inheriting them would never die of a closed pipe or a full file)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def exec_argv(argv: Sequence[str], not_found: str | None = None) -> NoReturn:
+    """execvp `argv`. Raises ExecError 127 if the program is not found (`not_found` replaces the message),
+    126 if it cannot be executed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    restore_signals()
+    try:
+        os.execvp(argv[0], list(argv))
+    except FileNotFoundError:
+        raise ExecError(not_found or f"{argv[0]}: command not found: install it or fix PATH", 127) from None
+    except PermissionError:
+        raise ExecError(f"{argv[0]}: permission denied: make it executable (chmod +x) or fix PATH", 126) \
+            from None
+    except OSError as exc:
+        reason = "not an executable format (a script needs a #! line)" if exc.errno == errno.ENOEXEC \
+            else exc.strerror
+        raise ExecError(f"{argv[0]}: cannot execute: {reason}", 126) from None

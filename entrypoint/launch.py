@@ -1,0 +1,21 @@
+"""The console script. Imports nothing but os, signal and sys before it knows what it must do, so that a
+PID-1 supervisor stays small and `prod-entry NAME` reaches exec without loading click."""
+
+from __future__ import annotations
+
+import sys
+
+# First words that are prod-entry's own commands (handled by the click CLI) rather than processes.
+COMMANDS = frozenset({"list", "show", "check", "healthcheck", "help"})
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args and (args[0].startswith("-") or args[0] in COMMANDS):
+        from entrypoint.cli import main as cli_main
+
+        cli_main(args)
+    else:
+        from entrypoint.run import main as run_main
+
+        sys.exit(run_main(args[0] if args else None, args[1:]))

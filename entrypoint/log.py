@@ -1,0 +1,72 @@
+"""prod-entry's own output: one line per message on stderr, as text or JSON, secrets masked.
+
+Deliberately not the `logging` module: this runs before every exec, and a line to stderr is all it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+class Logger:
+    def __init__(self, fmt: str = "text", level: str = "info", process: str | None = None,
+                 redact: Callable[[str], str] = lambda text: text) -> None:
+        self.fmt = fmt
+        self.threshold = LEVELS[level]
+        self.process = process
+        self.redact = redact
+
+    def emit(self, level: str, message: str) -> None:
+        if LEVELS[level] < self.threshold:
+            return
+        message = self.redact(message)
+        if self.fmt == "json":
+            import json
+
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+            line = json.dumps({"time": stamp, "level": level, "message": message, "process": self.process})
+        else:
+            line = f"prod-entry: {message}" if level in ("debug", "info") else f"prod-entry: {level}: {message}"
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # stderr closed or full: losing a log line must never stop the process
+
+    def debug(self, message: str) -> None:
+        self.emit("debug", message)
+
+    def info(self, message: str) -> None:
+        self.emit("info", message)
+
+    def warning(self, message: str) -> None:
+        self.emit("warning", message)
+
+    def error(self, message: str) -> None:
+        self.emit("error", message)
+
+
+def settings_error(env: Mapping[str, str]) -> str | None:
+    """The message for a bad PROD_ENTRY_LOG_* value, or None."""
+    fmt = env.get("PROD_ENTRY_LOG_FORMAT", "text").lower()
+    level = env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
+    if fmt not in ("text", "json"):
+        return f"PROD_ENTRY_LOG_FORMAT={fmt!r} is not a log format: use text or json"
+    if level not in LEVELS:
+        return f"PROD_ENTRY_LOG_LEVEL={level!r} is not a log level: use one of {', '.join(LEVELS)}"
+    return None
+
+
+def from_env(env: Mapping[str, str] = os.environ, process: str | None = None,
+             redact: Callable[[str], str] = lambda text: text) -> Logger:
+    """A logger configured from PROD_ENTRY_LOG_FORMAT / PROD_ENTRY_LOG_LEVEL (bad values fall back to the
+    defaults here; `settings_error` reports them)."""
+    fmt = env.get("PROD_ENTRY_LOG_FORMAT", "text").lower()
+    level = env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
+    return Logger(fmt if fmt in ("text", "json") else "text", level if level in LEVELS else "info", process, redact)

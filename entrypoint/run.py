@@ -1,0 +1,105 @@
+"""The programmatic API behind `prod-entry NAME`: resolve a process from the environment, then exec it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, NoReturn
+
+from entrypoint import config, log
+from entrypoint.backends import Launch, Word, extra_words, plan
+from entrypoint.config import Environment, Process
+from entrypoint.errors import ConfigError, EntrypointError
+from entrypoint.execute import exec_argv
+from entrypoint.secrets import redactor
+
+
+class Resolved(NamedTuple):
+    environment: Environment
+    name: str
+    process: Process | None  # None: the first word is a program, exec'd as it is
+    launch: Launch
+    processes: dict[str, Process]
+
+
+def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, dict[str, Process]]:
+    """The merged environment and every process it defines, validated."""
+    environment = config.load_environment(environ)
+    problem = log.settings_error(environment.values)
+    if problem:
+        raise ConfigError(problem)
+    return environment, config.processes(environment)
+
+
+def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> Resolved:
+    """Everything `prod-entry NAME EXTRA...` would do, short of doing it."""
+    environment, processes = definitions(environ)
+    env = environment.values
+    selected = config.selected_name(env, name)
+    if selected in processes:
+        process = processes[selected]
+        return Resolved(environment, selected, process, plan(process, env, extra), processes)
+    if name is None:
+        raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
+                          f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
+                          f"for the zero-config web process (defined: {', '.join(sorted(processes))})")
+    return Resolved(environment, name, None, Launch([Word(name, "command line"), *extra_words(extra)]),
+                    processes)
+
+
+def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), list(processes), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (f"{name!r} is neither a defined process nor a command on PATH (defined processes: "
+            f"{', '.join(sorted(processes))}){hint}")
+
+
+def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
+    """Resolve and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
+    resolved = resolve(name, extra, environ)
+    env = resolved.environment.values
+    logger = log.from_env(env, resolved.name, redactor(env))
+    # The program must see the .env variables too; the real environment still wins.
+    for key in resolved.environment.dotenv_keys:
+        os.environ.setdefault(key, env[key])
+    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
+    not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    exec_argv(resolved.launch.argv, not_found)
+
+
+def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:
+    """Run `action`, turning an EntrypointError into one log line and its exit status. Any other exception
+    is a bug in prod-entry: exit 1, with the traceback only when asked for (--traceback, PROD_ENTRY_DEBUG=1)."""
+    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "") not in ("", "0")
+    try:
+        action()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except EntrypointError as exc:
+        message, status = str(exc), exc.exit_code
+    except Exception as exc:
+        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
+    logger = error_logger(process)
+    if traceback:
+        import traceback as tb
+
+        logger.emit("error", tb.format_exc().rstrip())
+    logger.error(message)
+    return status
+
+
+def error_logger(process: str | None) -> log.Logger:
+    """A logger that masks the secrets of the real environment and of the .env file, whatever failed."""
+    env: Mapping[str, str] = os.environ
+    try:
+        env = config.load_environment(os.environ).values
+    except EntrypointError:
+        pass
+    return log.from_env(env, process, redactor(env))
+
+
+def main(name: str | None, extra: Sequence[str], traceback: bool = False) -> int:
+    return guarded(lambda: run(name, extra), traceback, name)

@@ -1,0 +1,10 @@
+"""The example's Celery app: `prod-entry worker` with PROD_ENTRY_PROCESS_WORKER=celery-worker finds it as
+`example` (the Django project package) by convention."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+app = Celery("example", include=["example.tasks"])
+app.config_from_object("django.conf:settings", namespace="CELERY")

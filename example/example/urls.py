@@ -1,0 +1,11 @@
+from django.urls import path, re_path
+
+from example import views
+
+urlpatterns = [
+    path("", views.index),
+    path("healthz", views.healthz),
+    path("whoami", views.whoami),
+    re_path(r"^slow/(?P<seconds>[0-9.]+)$", views.slow),
+    path("boom", views.boom),
+]

@@ -1,0 +1,42 @@
+import os
+import time
+
+from django.http import HttpResponse, JsonResponse
+
+# Requests this worker process has served; the warmup tests read it to see warmup ran in each worker.
+SERVED = {"count": 0}
+
+
+def _count(view):
+    def wrapper(request, *args, **kwargs):
+        SERVED["count"] += 1
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_count
+def healthz(request):
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@_count
+def index(request):
+    return HttpResponse("prod-entry example app\n", content_type="text/plain")
+
+
+@_count
+def whoami(request):
+    """The serving process and how many requests it served before this one (warmup included)."""
+    return JsonResponse({"pid": os.getpid(), "served_before": SERVED["count"] - 1})
+
+
+@_count
+def slow(request, seconds):
+    time.sleep(float(seconds))
+    return HttpResponse(f"slept {seconds}\n", content_type="text/plain")
+
+
+@_count
+def boom(request):
+    raise RuntimeError("the example app's /boom view always fails")

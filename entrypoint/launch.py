@@ -10,6 +10,9 @@ COMMANDS = frozenset({"list", "show", "check", "healthcheck", "help"})
 
 
 def main() -> None:
+    from entrypoint.supervisor import start
+
+    start()  # as PID 1 this forks: only the child comes back, to go on as below and exec
     args = sys.argv[1:]
     if args and (args[0].startswith("-") or args[0] in COMMANDS):
         from entrypoint.cli import main as cli_main

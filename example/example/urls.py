@@ -8,4 +8,5 @@ urlpatterns = [
     path("whoami", views.whoami),
     re_path(r"^slow/(?P<seconds>[0-9.]+)$", views.slow),
     path("boom", views.boom),
+    path("inflight", views.inflight),
 ]

@@ -1,4 +1,5 @@
 import os
+import threading
 import time
 
 from django.http import HttpResponse, JsonResponse
@@ -31,10 +32,26 @@ def whoami(request):
     return JsonResponse({"pid": os.getpid(), "served_before": SERVED["count"] - 1})
 
 
+# /slow requests being served right now by this worker process (the drain tests wait for them to pile up).
+IN_FLIGHT = {"count": 0}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 @_count
 def slow(request, seconds):
-    time.sleep(float(seconds))
+    with _IN_FLIGHT_LOCK:
+        IN_FLIGHT["count"] += 1
+    try:
+        time.sleep(float(seconds))
+    finally:
+        with _IN_FLIGHT_LOCK:
+            IN_FLIGHT["count"] -= 1
     return HttpResponse(f"slept {seconds}\n", content_type="text/plain")
+
+
+def inflight(request):
+    """How many /slow requests this worker process is serving now (not counted as served)."""
+    return HttpResponse(f"{IN_FLIGHT['count']}\n", content_type="text/plain")
 
 
 @_count

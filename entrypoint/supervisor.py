@@ -1,0 +1,403 @@
+"""The PID-1 supervisor. When prod-entry is a container's init, it forks: the child goes on to resolve and
+exec the program; this process stays behind, forwards signals to it, reaps every orphan, cleans up what is
+left when the program exits, and exits with the program's status.
+
+It runs first in the console script, before click, dotenv or Django are imported, and it stays that way:
+only os, signal, sys and time (built in), plus ctypes for the subreaper prctl and fcntl/termios for a
+terminal, each imported only when needed. Its settings therefore come from the real environment only, never
+from a .env file (the child reads that later).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from entrypoint.errors import ConfigError
+
+TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
+# Never forwarded: SIGCHLD is ours, and a fault signal sent with kill() means nothing to the child.
+NOT_FORWARDED = frozenset({signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
+                           signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS})
+CATCHABLE = frozenset(signal.valid_signals()) - UNCATCHABLE
+# Job-control signals: forwarded, then the supervisor stops itself so the shell sees the job stop (dumb-init).
+TTY_STOPS = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+# Forwarding one of these starts PROD_ENTRY_STOP_TIMEOUT.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+
+MODES = ("auto", "always", "never")
+DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
+DEFAULT_STATE_DIR = "/tmp/prod-entry"
+PR_SET_CHILD_SUBREAPER = 36
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+class Settings:
+    """PROD_ENTRY_INIT and friends, validated."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.mode = environ.get("PROD_ENTRY_INIT", "").strip().lower() or "auto"
+        if self.mode not in MODES:
+            raise ConfigError(f"PROD_ENTRY_INIT={environ['PROD_ENTRY_INIT']!r} is not a mode: use auto (supervise "
+                              "only as PID 1), always or never")
+        target = environ.get("PROD_ENTRY_SIGNAL_TARGET", "").strip().lower() or "child"
+        if target not in ("child", "group"):
+            raise ConfigError(f"PROD_ENTRY_SIGNAL_TARGET={target!r} is not a target: use child (the main process) "
+                              "or group (its whole process group)")
+        self.group = target == "group"
+        self.rewrite = parse_rewrite(environ.get("PROD_ENTRY_SIGNAL_REWRITE", ""))
+        self.exit_remap = parse_exit_remap(environ.get("PROD_ENTRY_EXIT_REMAP", ""))
+        self.shutdown_delay = parse_seconds(environ, "PROD_ENTRY_SHUTDOWN_DELAY") or 0.0
+        self.stop_timeout = parse_seconds(environ, "PROD_ENTRY_STOP_TIMEOUT")
+        self.grace = DEFAULT_GRACE if self.stop_timeout is None else self.stop_timeout
+        self.state_dir = environ.get("PROD_ENTRY_STATE_DIR", "") or DEFAULT_STATE_DIR
+        self.json = environ.get("PROD_ENTRY_LOG_FORMAT", "").lower() == "json"
+        # As log.py reads it; a bad value is the child's to report.
+        self.log_level = LOG_LEVELS.get(environ.get("PROD_ENTRY_LOG_LEVEL", "").lower(), LOG_LEVELS["info"])
+
+
+def parse_seconds(environ: Mapping[str, str], var: str) -> float | None:
+    """A non-negative number of seconds, or None when unset."""
+    raw = environ.get(var, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{var}={raw!r} is not a number of seconds: use a number like 5 or 2.5")
+    return value
+
+
+def parse_signal(word: str, var: str) -> int:
+    """TERM, SIGTERM, term or 15."""
+    name = word.strip().upper()
+    if name.isdigit():
+        number = int(name)
+        if number in signal.valid_signals():
+            return number
+    else:
+        try:
+            return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+        except KeyError:
+            pass
+    raise ConfigError(f"{var}: {word.strip()!r} is not a signal: use a name like TERM or a number like 15")
+
+
+def parse_rewrite(raw: str) -> dict[int, int]:
+    """"TERM:QUIT,WINCH:0" -> {SIGTERM: SIGQUIT, SIGWINCH: 0}; 0 drops the signal."""
+    var = "PROD_ENTRY_SIGNAL_REWRITE"
+    rewrite: dict[int, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        source, sep, target = item.partition(":")
+        if not sep:
+            raise ConfigError(f"{var}: {item!r} is not SIGNAL:SIGNAL: write it like TERM:QUIT (or WINCH:0 to drop)")
+        number = parse_signal(source, var)
+        if number in UNCATCHABLE or number in NOT_FORWARDED:
+            raise ConfigError(f"{var}: {source.strip()} is never forwarded, so it cannot be rewritten: remove it")
+        rewrite[number] = 0 if target.strip() == "0" else parse_signal(target, var)
+    return rewrite
+
+
+def parse_exit_remap(raw: str) -> dict[int, int]:
+    """"143:0,137:0" -> {143: 0, 137: 0}."""
+    var = "PROD_ENTRY_EXIT_REMAP"
+    remap: dict[int, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        source, sep, target = item.partition(":")
+        codes = [word.strip() for word in (source, target)]
+        if not sep or not all(code.isdigit() and int(code) <= 255 for code in codes):
+            raise ConfigError(f"{var}: {item!r} is not CODE:CODE with codes 0-255: write it like 143:0")
+        remap[int(codes[0])] = int(codes[1])
+    return remap
+
+
+def say(settings: Settings | None, level: str, message: str) -> None:
+    """One line on stderr, as prod-entry's logger writes it (text or JSON), without importing it."""
+    if settings is not None and LOG_LEVELS[level] < settings.log_level:
+        return
+    if settings is not None and settings.json:
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        line = (f'{{"time": "{stamp}", "level": "{level}", "message": {json_string(message)}, '
+                f'"process": null}}')
+    else:
+        line = f"prod-entry: {message}" if level in ("debug", "info") else f"prod-entry: {level}: {message}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a lost log line must never stop the supervisor
+
+
+def json_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def start() -> None:
+    """The first thing the console script does. Returns in the process that goes on to exec the program: this
+    one when there is nothing to supervise, the forked child otherwise. The supervisor never returns."""
+    try:
+        settings = Settings(os.environ)
+    except ConfigError as exc:
+        say(None, "error", str(exc))
+        sys.exit(exc.exit_code)
+    pid1 = os.getpid() == 1
+    if settings.mode == "never" or (settings.mode == "auto" and not pid1):
+        if pid1:
+            say(settings, "warning", "PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "
+                                     "zombies and handling signals are now the program's job")
+        return
+    if pid1:
+        remove_file(marker_path(settings))  # left by a previous run of this container
+    elif not become_subreaper():
+        say(settings, "warning", "PROD_ENTRY_INIT=always: cannot become a child subreaper (prctl failed); "
+                                 "orphans will go to the real init instead")
+    # Block every signal before the fork, so nothing sent between now and sigwaitinfo is lost.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
+    tty = release_terminal()
+    child = os.fork()
+    if child == 0:
+        become_session(tty, old_mask)
+        return
+    supervisor = Supervisor(child, settings, pid1)
+    say(settings, "debug", f"supervising pid {child} as {'PID 1' if pid1 else 'a subreaper'}; "
+                           f"modules loaded: {' '.join(sorted(sys.modules))}")
+    sys.exit(supervisor.run())
+
+
+def become_subreaper() -> bool:
+    """Orphans below us come to us rather than to the real init (tini -s)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def release_terminal() -> bool:
+    """When stdin is our controlling terminal and we lead its session, let it go so that the child's new
+    session can take it (dumb-init). Returns whether stdin is a terminal."""
+    if not os.isatty(0):
+        return False
+    if os.getsid(0) == os.getpid():
+        import fcntl
+        import termios
+
+        try:
+            fcntl.ioctl(0, termios.TIOCNOTTY)
+        except OSError:
+            return True
+        # Letting go sends SIGHUP and SIGCONT to our (foreground) group: they are not for the child (dumb-init
+        # #136). They are blocked, so they wait here to be taken.
+        for sig in (signal.SIGHUP, signal.SIGCONT):
+            if sig in signal.sigpending():
+                signal.sigtimedwait([sig], 0)
+    return True
+
+
+def become_session(tty: bool, old_mask: set[signal.Signals]) -> None:
+    """In the child: a session and process group of its own (so a group signal reaches its workers and not
+    us), the terminal's foreground when there is one, then the signal mask it had before the fork."""
+    os.setsid()
+    if tty:
+        import fcntl
+        import termios
+
+        try:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            os.tcsetpgrp(0, os.getpgrp())  # SIGTTOU is still blocked, so this cannot stop us
+        except OSError:
+            pass  # the terminal belongs to another session: reading it still works, job control does not
+    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def marker_path(settings: Settings) -> str:
+    return os.path.join(settings.state_dir, "draining")
+
+
+def remove_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Supervisor:
+    """The loop: wait for a signal, forward it or reap, until the main process has exited; then clean up."""
+
+    def __init__(self, child: int, settings: Settings, pid1: bool) -> None:
+        self.child = child
+        self.settings = settings
+        self.pid1 = pid1
+        self.status: int | None = None  # the main process's exit code, once it has exited
+        self.stopping = False  # a TERM has arrived
+        self.delay_until: float | None = None  # TERM is held back until then (PROD_ENTRY_SHUTDOWN_DELAY)
+        self.kill_at: float | None = None  # KILL the main process's group then (PROD_ENTRY_STOP_TIMEOUT)
+        self.marker: str | None = None  # the draining marker, while we own it
+
+    def run(self) -> int:
+        try:
+            while self.status is None:
+                deadline = min((t for t in (self.delay_until, self.kill_at) if t is not None), default=None)
+                if deadline is None:
+                    sig: int | None = signal.sigwaitinfo(CATCHABLE).si_signo  # no timeout: no wake-ups
+                else:
+                    info = signal.sigtimedwait(CATCHABLE, max(0.0, deadline - time.monotonic()))
+                    sig = info.si_signo if info else None
+                if sig is not None:
+                    self.handle(sig)
+                self.check_deadlines()
+            self.clean_up()
+        finally:
+            if self.marker:
+                remove_file(self.marker)
+        return self.settings.exit_remap.get(self.status, self.status)
+
+    def handle(self, sig: int) -> None:
+        if sig == signal.SIGCHLD:
+            self.reap()
+        elif sig in NOT_FORWARDED:
+            pass
+        elif sig == signal.SIGTERM and not self.stopping and self.settings.shutdown_delay > 0:
+            self.stopping = True
+            self.delay_until = time.monotonic() + self.settings.shutdown_delay
+            self.mark_draining()
+            say(self.settings, "info", f"TERM received: still serving for PROD_ENTRY_SHUTDOWN_DELAY="
+                                       f"{self.settings.shutdown_delay:g}s before passing it on")
+        else:
+            if sig == signal.SIGTERM:
+                self.stopping = True
+                self.delay_until = None  # a second TERM ends the delay
+            self.forward(sig)
+            if sig in TTY_STOPS:
+                os.kill(os.getpid(), signal.SIGSTOP)  # a no-op as PID 1; else the shell sees the job stop
+
+    def forward(self, sig: int) -> None:
+        target = self.settings.rewrite.get(sig, sig)
+        if target == 0:
+            return
+        try:
+            if self.settings.group:
+                try:
+                    os.killpg(self.child, target)
+                except ProcessLookupError:
+                    os.kill(self.child, target)  # it has not called setsid yet
+            else:
+                os.kill(self.child, target)
+        except ProcessLookupError:
+            return
+        if sig in STOP_SIGNALS and self.settings.stop_timeout is not None and self.kill_at is None:
+            self.kill_at = time.monotonic() + self.settings.stop_timeout
+
+    def check_deadlines(self) -> None:
+        now = time.monotonic()
+        if self.delay_until is not None and now >= self.delay_until:
+            self.delay_until = None
+            self.forward(signal.SIGTERM)
+        if self.kill_at is not None and now >= self.kill_at and self.status is None:
+            self.kill_at = None
+            say(self.settings, "warning", f"the main process (pid {self.child}) is still running "
+                                          f"PROD_ENTRY_STOP_TIMEOUT={self.settings.stop_timeout:g}s after it was "
+                                          "told to stop: killing its process group")
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(self.child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def mark_draining(self) -> None:
+        """The file `prod-entry healthcheck` looks for to report not-ready while the delay runs."""
+        path = marker_path(self.settings)
+        try:
+            os.makedirs(self.settings.state_dir, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            self.marker = path
+        except OSError as exc:
+            say(self.settings, "warning", f"cannot write the draining marker {path} ({exc.strerror}): health "
+                                          "checks will not see the shutdown delay; set PROD_ENTRY_STATE_DIR to "
+                                          "a writable directory")
+
+    def reap(self) -> bool:
+        """Collect every exited child (one SIGCHLD may stand for many). Returns whether children remain."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return False
+            if pid == 0:
+                return True
+            if pid == self.child:
+                self.status = exit_code(status)
+
+    def clean_up(self) -> None:
+        """The main process has exited: TERM whatever is left, KILL it after the grace, reap it all."""
+        if not self.reap():
+            return
+        self.signal_rest(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.grace
+        while self.reap():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                say(self.settings, "warning", f"processes still running {self.settings.grace:g}s after the main "
+                                              "process exited: killing them")
+                self.signal_rest(signal.SIGKILL)
+                while True:
+                    try:
+                        os.waitpid(-1, 0)
+                    except ChildProcessError:
+                        return
+            signal.sigtimedwait([signal.SIGCHLD], remaining)
+
+    def signal_rest(self, sig: int) -> None:
+        if self.pid1:
+            targets = [-1]  # everything in the PID namespace but us
+        else:
+            targets = descendants(os.getpid()) or [-self.child]
+        for pid in targets:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, found through /proc (empty if /proc is not this PID namespace's)."""
+    try:
+        if int(os.readlink("/proc/self")) != os.getpid():
+            return []
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except (OSError, ValueError):
+        return []
+    children: dict[int, list[int]] = {}
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found

@@ -1,0 +1,176 @@
+"""Exit statuses, stop timeouts, clean-up of leftovers, the three modes and bad settings, through a real PID 1
+(prod-entry in a new PID namespace) and a real subreaper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pid1_support import run_pid1, spawn_pid1
+from support import base_env, describe, run, spawn, wait_until
+
+PY = sys.executable
+
+
+def kill_self(sig: int) -> str:
+    return f"import os; os.kill(os.getpid(), {int(sig)})"
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("import sys; sys.exit(0)", 0),
+    ("import sys; sys.exit(1)", 1),
+    ("import sys; sys.exit(2)", 2),
+    ("import sys; sys.exit(77)", 77),
+    ("import sys; sys.exit(255)", 255),
+    (kill_self(signal.SIGTERM), 128 + signal.SIGTERM),
+    (kill_self(signal.SIGKILL), 128 + signal.SIGKILL),
+    (kill_self(signal.SIGSEGV), 128 + signal.SIGSEGV),
+], ids=["0", "1", "2", "77", "255", "TERM", "KILL", "SEGV"])
+def test_exit_status_of_the_main_process(code: str, expected: int) -> None:
+    proc = run_pid1([PY, "-c", code])
+    assert proc.returncode == expected, describe(proc)
+
+
+def test_exec_failures(tmp_path: Path) -> None:
+    not_executable = tmp_path / "script"
+    not_executable.write_text("#!/bin/sh\n")
+    proc = run_pid1([str(tmp_path / "missing")])
+    assert proc.returncode == 127, describe(proc)
+    proc = run_pid1([str(not_executable)])
+    assert proc.returncode == 126, describe(proc)
+    assert "permission denied" in proc.stderr, describe(proc)
+
+
+def test_exit_remap() -> None:
+    env = base_env(PROD_ENTRY_EXIT_REMAP="143:0, 77:5")
+    assert run_pid1([PY, "-c", kill_self(signal.SIGTERM)], env).returncode == 0
+    assert run_pid1([PY, "-c", "import sys; sys.exit(77)"], env).returncode == 5
+    assert run_pid1([PY, "-c", "import sys; sys.exit(3)"], env).returncode == 3
+
+
+def test_term_reaches_the_child_before_it_execs() -> None:
+    """The child is most likely still prod-entry (importing its config) when TERM comes: it must not be lost.
+    (Before the fork, PID 1 has no way to take a signal: the kernel drops it. So wait for the fork.)"""
+    with spawn_pid1([PY, "-c", "import time; time.sleep(60)"]) as (proc, pid1, _):
+        wait_until(lambda: psutil.Process(pid1).children(), 10, 0.001, "the supervisor to fork")
+        os.kill(pid1, signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+
+
+IGNORES_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); " \
+               "time.sleep(120)"
+
+
+def test_a_child_ignoring_term_is_killed_after_the_stop_timeout() -> None:
+    env = base_env(PROD_ENTRY_STOP_TIMEOUT="0.5")
+    with spawn_pid1([PY, "-c", IGNORES_TERM], env) as (proc, pid1, lines):
+        lines.until("ready")
+        os.kill(pid1, signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGKILL, lines.rest()
+    assert "PROD_ENTRY_STOP_TIMEOUT=0.5s" in lines.rest()
+
+
+def test_without_a_stop_timeout_the_child_is_left_to_the_orchestrator() -> None:
+    with spawn_pid1([PY, "-c", IGNORES_TERM]) as (proc, pid1, lines):
+        lines.until("ready")
+        os.kill(pid1, signal.SIGTERM)
+        with pytest.raises(Exception):
+            proc.wait(2)  # still running: nothing killed it
+        assert proc.poll() is None
+
+
+# The main process leaves two grandchildren, once both are ready: one stops on TERM (and says so in a file),
+# the other ignores TERM.
+LEAVES_GRANDCHILDREN = """
+import subprocess, sys
+report = sys.argv[1]
+polite = "import signal, sys, time\\n" \\
+    "def stop(n, f):\\n open(%r, 'w').write('term'); sys.exit(0)\\n" \\
+    "signal.signal(signal.SIGTERM, stop); print('polite', flush=True); time.sleep(120)" % report
+stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \\
+    "print('stubborn', flush=True); time.sleep(120)"
+for code, session in ((polite, False), (stubborn, True)):
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             start_new_session=session)
+    print(child.stdout.readline().strip(), flush=True)
+"""
+
+
+def test_leftovers_are_stopped_then_killed_before_pid1_exits(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    env = base_env(PROD_ENTRY_STOP_TIMEOUT="1")
+    with spawn_pid1([PY, "-c", LEAVES_GRANDCHILDREN, str(report)], env) as (proc, _, lines):
+        assert proc.wait(30) == 0, lines.rest()
+    output = lines.rest()
+    assert "polite" in output and "stubborn" in output, output
+    # Had PID 1 exited first, the kernel would have killed the polite one before it wrote this.
+    assert report.read_text() == "term", output
+    assert "processes still running 1s after the main process exited: killing them" in output, output
+
+
+def test_always_mode_outside_pid1_is_a_subreaper_and_cleans_up() -> None:
+    """Not PID 1: orphans still come to prod-entry, and none outlives it."""
+    script = ("import os, signal, time\n"
+              "if os.fork() == 0:\n"
+              "    if os.fork() == 0:\n"
+              "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "        time.sleep(0.5)\n"  # by now its parent has exited: it is an orphan
+              "        print('orphan', os.getpid(), 'parent', os.getppid(), flush=True)\n"
+              "        time.sleep(120)\n"
+              "    os._exit(0)\n"
+              "time.sleep(2)\n")
+    env = base_env(PROD_ENTRY_INIT="always", PROD_ENTRY_STOP_TIMEOUT="0.5")
+    with spawn([PY, "-c", script], env) as proc:
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    words = next(line for line in out.splitlines() if line.startswith("orphan")).split()
+    orphan, parent = int(words[1]), int(words[3])
+    assert parent == proc.pid, f"the orphan went to {parent}, not to prod-entry ({proc.pid}):\n{out}"
+    assert not psutil.pid_exists(orphan), out
+
+
+def test_auto_mode_outside_pid1_execs_directly() -> None:
+    with spawn([PY, "-c", "import os; print(os.getppid())"]) as proc:
+        out, _ = proc.communicate(timeout=30)
+    assert out.strip() == str(os.getpid()), f"prod-entry stayed between: {out}"
+
+
+@pytest.mark.parametrize(("mode", "pid"), [("never", "1"), ("auto", "2"), ("always", "2")])
+def test_modes_as_pid1(mode: str, pid: str) -> None:
+    proc = run_pid1([PY, "-c", "import os; print(os.getpid())"], base_env(PROD_ENTRY_INIT=mode))
+    assert proc.returncode == 0 and proc.stdout.strip() == pid, describe(proc)
+    assert ("PROD_ENTRY_INIT=never" in proc.stderr) == (mode == "never"), describe(proc)
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("PROD_ENTRY_INIT", "sometimes"),
+    ("PROD_ENTRY_SIGNAL_TARGET", "everyone"),
+    ("PROD_ENTRY_SIGNAL_REWRITE", "TERM"),
+    ("PROD_ENTRY_SIGNAL_REWRITE", "TERM:NOPE"),
+    ("PROD_ENTRY_SIGNAL_REWRITE", "CHLD:TERM"),
+    ("PROD_ENTRY_EXIT_REMAP", "143:zero"),
+    ("PROD_ENTRY_SHUTDOWN_DELAY", "soon"),
+    ("PROD_ENTRY_STOP_TIMEOUT", "-1"),
+])
+def test_bad_settings_are_one_line_and_exit_2(var: str, value: str) -> None:
+    proc = run(["true"], base_env(**{var: value}))
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stderr.startswith(f"prod-entry: error: {var}") and proc.stderr.count("\n") == 1, describe(proc)
+
+
+HEAVY = ("click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.config",
+         "entrypoint.run", "entrypoint.cli", "entrypoint.log", "entrypoint.execute")
+
+
+def test_the_supervisor_imports_nothing_heavy() -> None:
+    proc = run_pid1([PY, "-c", "pass"], base_env(PROD_ENTRY_LOG_LEVEL="debug"))
+    assert proc.returncode == 0, describe(proc)
+    line = next(line for line in proc.stderr.splitlines() if "modules loaded:" in line)
+    modules = set(line.split("modules loaded:")[1].split())
+    assert "entrypoint.supervisor" in modules, line
+    assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}, line

@@ -168,10 +168,31 @@ def start() -> None:
     if child == 0:
         become_session(tty, old_mask)
         return
-    supervisor = Supervisor(child, settings, pid1)
+    restart_lean(child)
+    supervise(child)
+
+
+def restart_lean(child: int) -> None:
+    """Replace this interpreter, which carries what the console script loaded (site, the installer's import
+    hooks, re), by a bare `python -I -S` that loads only this module: the supervisor then costs what bare
+    Python costs. The blocked mask, pending signals, our children and the subreaper flag all survive exec.
+    Returns only if the exec failed (the supervisor then runs here, just bigger)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.supervisor import supervise; supervise({child})"
+    if sys.executable:
+        try:
+            os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", code, *sys.argv])
+        except OSError:
+            pass
+
+
+def supervise(child: int) -> None:
+    """Forward, reap and clean up until `child` has exited, then exit with its status. Never returns."""
+    settings = Settings(os.environ)  # validated before the fork
+    pid1 = os.getpid() == 1
     say(settings, "debug", f"supervising pid {child} as {'PID 1' if pid1 else 'a subreaper'}; "
                            f"modules loaded: {' '.join(sorted(sys.modules))}")
-    sys.exit(supervisor.run())
+    sys.exit(Supervisor(child, settings, pid1).run())
 
 
 def become_subreaper() -> bool:

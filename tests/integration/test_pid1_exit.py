@@ -163,11 +163,12 @@ def test_bad_settings_are_one_line_and_exit_2(var: str, value: str) -> None:
     assert proc.stderr.startswith(f"prod-entry: error: {var}") and proc.stderr.count("\n") == 1, describe(proc)
 
 
-HEAVY = ("click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.config",
+HEAVY = ("site", "re", "click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.config",
          "entrypoint.run", "entrypoint.cli", "entrypoint.log", "entrypoint.execute")
 
 
 def test_the_supervisor_imports_nothing_heavy() -> None:
+    """Not even what the console script itself loaded (site, re): the supervisor restarts as a bare python."""
     proc = run_pid1([PY, "-c", "pass"], base_env(PROD_ENTRY_LOG_LEVEL="debug"))
     assert proc.returncode == 0, describe(proc)
     line = next(line for line in proc.stderr.splitlines() if "modules loaded:" in line)

@@ -1,0 +1,57 @@
+"""The supervisor's settings: PROD_ENTRY_INIT and friends, parsed from a plain mapping."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from entrypoint.errors import ConfigError
+from entrypoint.supervisor import Settings, json_string, parse_exit_remap, parse_rewrite
+
+
+def test_defaults() -> None:
+    settings = Settings({})
+    assert (settings.mode, settings.group, settings.rewrite, settings.exit_remap) == ("auto", False, {}, {})
+    assert (settings.shutdown_delay, settings.stop_timeout, settings.grace) == (0.0, None, 5.0)
+    assert settings.state_dir == "/tmp/prod-entry"
+
+
+def test_values() -> None:
+    settings = Settings({"PROD_ENTRY_INIT": " Always ", "PROD_ENTRY_SIGNAL_TARGET": "group",
+                         "PROD_ENTRY_SHUTDOWN_DELAY": "2.5", "PROD_ENTRY_STOP_TIMEOUT": "20",
+                         "PROD_ENTRY_STATE_DIR": "/run/pe"})
+    assert (settings.mode, settings.group, settings.shutdown_delay) == ("always", True, 2.5)
+    assert (settings.stop_timeout, settings.grace, settings.state_dir) == (20.0, 20.0, "/run/pe")
+
+
+def test_rewrite_accepts_names_numbers_and_drops() -> None:
+    assert parse_rewrite("TERM:QUIT, sigwinch:0,10:SIGUSR2,") == {
+        signal.SIGTERM: signal.SIGQUIT, signal.SIGWINCH: 0, signal.SIGUSR1: signal.SIGUSR2}
+    assert parse_rewrite("") == {}
+
+
+@pytest.mark.parametrize("raw", ["TERM", "TERM:", "NOPE:TERM", "TERM:99", "KILL:TERM", "SEGV:TERM", "CHLD:0"])
+def test_bad_rewrites(raw: str) -> None:
+    with pytest.raises(ConfigError, match="PROD_ENTRY_SIGNAL_REWRITE"):
+        parse_rewrite(raw)
+
+
+def test_exit_remap() -> None:
+    assert parse_exit_remap("143:0, 137:0") == {143: 0, 137: 0}
+    for raw in ("143", "143:-1", "256:0", "a:b"):
+        with pytest.raises(ConfigError, match="PROD_ENTRY_EXIT_REMAP"):
+            parse_exit_remap(raw)
+
+
+@pytest.mark.parametrize("raw", ["x", "-1", "inf", "nan"])
+def test_bad_seconds(raw: str) -> None:
+    with pytest.raises(ConfigError, match=f"PROD_ENTRY_SHUTDOWN_DELAY={raw!r}"):
+        Settings({"PROD_ENTRY_SHUTDOWN_DELAY": raw})
+
+
+def test_json_string_matches_json() -> None:
+    import json
+
+    text = 'a "quoted" \\ path\nwith\ttabs and é'
+    assert json.loads(json_string(text)) == text

@@ -28,6 +28,15 @@ Settings:
   PROD_ENTRY_LOG_LEVEL             debug, info (default), warning, error
   PROD_ENTRY_DEBUG=1               print tracebacks
 \b
+As PID 1 (read from the real environment only, never from .env):
+  PROD_ENTRY_INIT                  auto (supervise only as PID 1, default), always, never
+  PROD_ENTRY_SIGNAL_TARGET         child (default) or group: who gets forwarded signals
+  PROD_ENTRY_SIGNAL_REWRITE        e.g. TERM:QUIT,WINCH:0 (0 drops the signal)
+  PROD_ENTRY_EXIT_REMAP            e.g. 143:0 (a clean stop by TERM exits 0)
+  PROD_ENTRY_SHUTDOWN_DELAY        seconds to keep serving after TERM (default 0)
+  PROD_ENTRY_STOP_TIMEOUT          seconds after a stop signal before KILL (default: none)
+  PROD_ENTRY_STATE_DIR             where the draining marker goes (/tmp/prod-entry)
+\b
 With DJANGO_SETTINGS_MODULE set and no web process defined, `web` is gunicorn
 serving WSGI_APPLICATION on 0.0.0.0:${PORT:-8000}. `manage` (Django management
 commands) and `command` (a raw argv) are always defined. A NAME that is no

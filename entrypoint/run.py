@@ -12,6 +12,7 @@ from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
 from entrypoint.execute import exec_argv
 from entrypoint.secrets import redactor
+from entrypoint.supervisor import INIT_SETTINGS
 
 
 class Resolved(NamedTuple):
@@ -61,6 +62,9 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     resolved = resolve(name, extra, environ)
     env = resolved.environment.values
     logger = log.from_env(env, resolved.name, redactor(env))
+    for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
+        logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
+                       "the file is read): set it in the container's environment instead")
     # The program must see the .env variables too; the real environment still wins.
     for key in resolved.environment.dotenv_keys:
         os.environ.setdefault(key, env[key])

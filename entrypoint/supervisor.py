@@ -32,6 +32,9 @@ TTY_STOPS = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 MODES = ("auto", "always", "never")
+# Read by the supervisor before anything else, so from the real environment only: a .env file is not read yet.
+INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGNAL_REWRITE", "PROD_ENTRY_EXIT_REMAP",
+                 "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR")
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
 DEFAULT_STATE_DIR = "/tmp/prod-entry"
 PR_SET_CHILD_SUBREAPER = 36

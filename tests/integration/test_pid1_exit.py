@@ -175,3 +175,10 @@ def test_the_supervisor_imports_nothing_heavy() -> None:
     modules = set(line.split("modules loaded:")[1].split())
     assert "entrypoint.supervisor" in modules, line
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}, line
+
+
+def test_init_settings_in_a_dotenv_file_are_flagged(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PROD_ENTRY_SHUTDOWN_DELAY=5\n")
+    proc = run(["true"], base_env(), cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    assert "warning: PROD_ENTRY_SHUTDOWN_DELAY is set in the .env file" in proc.stderr, describe(proc)

@@ -3,8 +3,8 @@ exec the program; this process stays behind, forwards signals to it, reaps every
 left when the program exits, and exits with the program's status.
 
 It runs first in the console script, before click, dotenv or Django are imported, and it stays that way:
-only os, signal, sys and time (built in), plus ctypes for the subreaper prctl and fcntl/termios for a
-terminal, each imported only when needed. Its settings therefore come from the real environment only, never
+os, signal, sys, time and prod-entry's own errors and log modules (which import nothing more), plus ctypes
+for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings therefore come from the real environment only, never
 from a .env file (the child reads that later).
 """
 
@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 
+from entrypoint import log
 from entrypoint.errors import ConfigError
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
@@ -38,7 +39,6 @@ INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGN
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
 DEFAULT_STATE_DIR = "/tmp/prod-entry"
 PR_SET_CHILD_SUBREAPER = 36
-LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 class Settings:
@@ -60,9 +60,7 @@ class Settings:
         self.stop_timeout = parse_seconds(environ, "PROD_ENTRY_STOP_TIMEOUT")
         self.grace = DEFAULT_GRACE if self.stop_timeout is None else self.stop_timeout
         self.state_dir = environ.get("PROD_ENTRY_STATE_DIR", "") or DEFAULT_STATE_DIR
-        self.json = environ.get("PROD_ENTRY_LOG_FORMAT", "").lower() == "json"
-        # As log.py reads it; a bad value is the child's to report.
-        self.log_level = LOG_LEVELS.get(environ.get("PROD_ENTRY_LOG_LEVEL", "").lower(), LOG_LEVELS["info"])
+        self.log = log.from_env(environ)  # a bad PROD_ENTRY_LOG_* value is the child's to report
 
 
 def parse_seconds(environ: Mapping[str, str], var: str) -> float | None:
@@ -122,48 +120,25 @@ def parse_exit_remap(raw: str) -> dict[int, int]:
     return remap
 
 
-def say(settings: Settings | None, level: str, message: str) -> None:
-    """One line on stderr, as prod-entry's logger writes it (text or JSON), without importing it."""
-    if settings is not None and LOG_LEVELS[level] < settings.log_level:
-        return
-    if settings is not None and settings.json:
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-        line = (f'{{"time": "{stamp}", "level": "{level}", "message": {json_string(message)}, '
-                f'"process": null}}')
-    else:
-        line = f"prod-entry: {message}" if level in ("debug", "info") else f"prod-entry: {level}: {message}"
-    try:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass  # a lost log line must never stop the supervisor
-
-
-def json_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in escaped) + '"'
-
-
 def start() -> None:
     """The first thing the console script does. Returns in the process that goes on to exec the program: this
     one when there is nothing to supervise, the forked child otherwise. The supervisor never returns."""
     try:
         settings = Settings(os.environ)
     except ConfigError as exc:
-        say(None, "error", str(exc))
+        log.from_env(os.environ).error(str(exc))
         sys.exit(exc.exit_code)
     pid1 = os.getpid() == 1
     if settings.mode == "never" or (settings.mode == "auto" and not pid1):
         if pid1:
-            say(settings, "warning", "PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "
-                                     "zombies and handling signals are now the program's job")
+            settings.log.warning("PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "
+                             "zombies and handling signals are now the program's job")
         return
     if pid1:
         remove_file(marker_path(settings))  # left by a previous run of this container
     elif not become_subreaper():
-        say(settings, "warning", "PROD_ENTRY_INIT=always: cannot become a child subreaper (prctl failed); "
-                                 "orphans will go to the real init instead")
+        settings.log.warning("PROD_ENTRY_INIT=always: cannot become a child subreaper (prctl failed); "
+                             "orphans will go to the real init instead")
     # Block every signal before the fork, so nothing sent between now and sigwaitinfo is lost.
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
     tty = release_terminal()
@@ -179,6 +154,7 @@ def restart_lean(child: int) -> None:
     """Replace this interpreter, which carries what the console script loaded (site, the installer's import
     hooks, re), by a bare `python -I -S` that loads only this module: the supervisor then costs what bare
     Python costs. The blocked mask, pending signals, our children and the subreaper flag all survive exec.
+    (A SIGPIPE or SIGXFSZ sent during the restart's milliseconds is lost: Python ignores them at start-up.)
     Returns only if the exec failed (the supervisor then runs here, just bigger)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.supervisor import supervise; supervise({child})"
@@ -193,8 +169,8 @@ def supervise(child: int) -> None:
     """Forward, reap and clean up until `child` has exited, then exit with its status. Never returns."""
     settings = Settings(os.environ)  # validated before the fork
     pid1 = os.getpid() == 1
-    say(settings, "debug", f"supervising pid {child} as {'PID 1' if pid1 else 'a subreaper'}; "
-                           f"modules loaded: {' '.join(sorted(sys.modules))}")
+    settings.log.debug(f"supervising pid {child} as {'PID 1' if pid1 else 'a subreaper'}; "
+                       f"modules loaded: {' '.join(sorted(sys.modules))}")
     sys.exit(Supervisor(child, settings, pid1).run())
 
 
@@ -302,8 +278,8 @@ class Supervisor:
             self.stopping = True
             self.delay_until = time.monotonic() + self.settings.shutdown_delay
             self.mark_draining()
-            say(self.settings, "info", f"TERM received: still serving for PROD_ENTRY_SHUTDOWN_DELAY="
-                                       f"{self.settings.shutdown_delay:g}s before passing it on")
+            self.settings.log.info(f"TERM received: still serving for PROD_ENTRY_SHUTDOWN_DELAY="
+                                   f"{self.settings.shutdown_delay:g}s before passing it on")
         else:
             if sig == signal.SIGTERM:
                 self.stopping = True
@@ -336,9 +312,9 @@ class Supervisor:
             self.forward(signal.SIGTERM)
         if self.kill_at is not None and now >= self.kill_at and self.status is None:
             self.kill_at = None
-            say(self.settings, "warning", f"the main process (pid {self.child}) is still running "
-                                          f"PROD_ENTRY_STOP_TIMEOUT={self.settings.stop_timeout:g}s after it was "
-                                          "told to stop: killing its process group")
+            self.settings.log.warning(f"the main process (pid {self.child}) is still running "
+                                      f"PROD_ENTRY_STOP_TIMEOUT={self.settings.stop_timeout:g}s after it was "
+                                      "told to stop: killing its process group")
             for kill in (os.killpg, os.kill):
                 try:
                     kill(self.child, signal.SIGKILL)
@@ -354,9 +330,9 @@ class Supervisor:
                 f.write(f"{os.getpid()}\n")
             self.marker = path
         except OSError as exc:
-            say(self.settings, "warning", f"cannot write the draining marker {path} ({exc.strerror}): health "
-                                          "checks will not see the shutdown delay; set PROD_ENTRY_STATE_DIR to "
-                                          "a writable directory")
+            self.settings.log.warning(f"cannot write the draining marker {path} ({exc.strerror}): health "
+                                      "checks will not see the shutdown delay; set PROD_ENTRY_STATE_DIR to "
+                                      "a writable directory")
 
     def reap(self) -> bool:
         """Collect every exited child (one SIGCHLD may stand for many). Returns whether children remain."""
@@ -379,8 +355,8 @@ class Supervisor:
         while self.reap():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                say(self.settings, "warning", f"processes still running {self.settings.grace:g}s after the main "
-                                              "process exited: killing them")
+                self.settings.log.warning(f"processes still running {self.settings.grace:g}s after the main "
+                                          "process exited: killing them")
                 self.signal_rest(signal.SIGKILL)
                 while True:
                     try:

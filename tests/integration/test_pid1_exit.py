@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -164,7 +165,7 @@ def test_bad_settings_are_one_line_and_exit_2(var: str, value: str) -> None:
 
 
 HEAVY = ("site", "re", "click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.config",
-         "entrypoint.run", "entrypoint.cli", "entrypoint.log", "entrypoint.execute")
+         "entrypoint.run", "entrypoint.cli", "entrypoint.execute")
 
 
 def test_the_supervisor_imports_nothing_heavy() -> None:
@@ -182,3 +183,33 @@ def test_init_settings_in_a_dotenv_file_are_flagged(tmp_path: Path) -> None:
     proc = run(["true"], base_env(), cwd=tmp_path)
     assert proc.returncode == 0, describe(proc)
     assert "warning: PROD_ENTRY_SHUTDOWN_DELAY is set in the .env file" in proc.stderr, describe(proc)
+
+
+SLEEPER = "import time; print('ready', flush=True); time.sleep(120)"
+
+
+def test_a_second_term_ends_the_shutdown_delay(tmp_path: Path) -> None:
+    marker = tmp_path / "draining"
+    env = base_env(PROD_ENTRY_SHUTDOWN_DELAY="600", PROD_ENTRY_STATE_DIR=str(tmp_path),
+                   PROD_ENTRY_LOG_FORMAT="json")
+    with spawn_pid1([PY, "-c", SLEEPER], env) as (proc, pid1, lines):
+        lines.until("ready")
+        os.kill(pid1, signal.SIGTERM)
+        wait_until(marker.exists, 10, what="the draining marker")
+        assert proc.poll() is None, lines.rest()
+        os.kill(pid1, signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()
+    assert not marker.exists()
+    own = [json.loads(line) for line in lines.rest().splitlines() if line.startswith("{")]
+    assert own and own[0]["level"] == "info" and "PROD_ENTRY_SHUTDOWN_DELAY=600s" in own[0]["message"], own
+
+
+def test_an_unwritable_state_dir_only_warns(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = base_env(PROD_ENTRY_SHUTDOWN_DELAY="0.1", PROD_ENTRY_STATE_DIR=str(blocker / "state"))
+    with spawn_pid1([PY, "-c", SLEEPER], env) as (proc, pid1, lines):
+        lines.until("ready")
+        os.kill(pid1, signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()
+    assert "warning: cannot write the draining marker" in lines.rest(), lines.rest()

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from entrypoint.errors import ConfigError
-from entrypoint.supervisor import Settings, json_string, parse_exit_remap, parse_rewrite
+from entrypoint.supervisor import Settings, parse_exit_remap, parse_rewrite
 
 
 def test_defaults() -> None:
@@ -48,10 +48,3 @@ def test_exit_remap() -> None:
 def test_bad_seconds(raw: str) -> None:
     with pytest.raises(ConfigError, match=f"PROD_ENTRY_SHUTDOWN_DELAY={raw!r}"):
         Settings({"PROD_ENTRY_SHUTDOWN_DELAY": raw})
-
-
-def test_json_string_matches_json() -> None:
-    import json
-
-    text = 'a "quoted" \\ path\nwith\ttabs and é'
-    assert json.loads(json_string(text)) == text

@@ -4,8 +4,8 @@ left when the program exits, and exits with the program's status.
 
 It runs first in the console script, before click, dotenv or Django are imported, and it stays that way:
 os, signal, sys, time and prod-entry's own errors and log modules (which import nothing more), plus ctypes
-for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings therefore come from the real environment only, never
-from a .env file (the child reads that later).
+for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings therefore come
+from the real environment only, never from a .env file (the child reads that later).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def become_subreaper() -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
@@ -206,7 +206,7 @@ def release_terminal() -> bool:
     return True
 
 
-def become_session(tty: bool, old_mask: set[signal.Signals]) -> None:
+def become_session(tty: bool, old_mask: set[int | signal.Signals]) -> None:
     """In the child: a session and process group of its own (so a group signal reaches its workers and not
     us), the terminal's foreground when there is one, then the signal mask it had before the fork."""
     os.setsid()

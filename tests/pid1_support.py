@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import PROD_ENTRY, ROOT, base_env, spawn, wait_until
+from support import PROD_ENTRY, ROOT, base_env, cmdline, spawn, wait_until
 
 PRINT_SIGNALS = [sys.executable, str(ROOT / "tests" / "helpers" / "print_signals.py")]
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
@@ -58,7 +58,7 @@ class Lines:
             self.queue.put(line.rstrip("\n"))
         self.queue.put(None)
 
-    def next(self, timeout: float = 10, skip_own: bool = True) -> str:
+    def next(self, timeout: float = 30, skip_own: bool = True) -> str:
         """The next line (prod-entry's own `prod-entry:` lines skipped unless asked for)."""
         while True:
             try:
@@ -95,4 +95,14 @@ def spawn_pid1(args: Sequence[str], env: Mapping[str, str] | None = None,
         lines = Lines(proc)
         unshare = psutil.Process(proc.pid)
         pid1 = wait_until(lambda: unshare.children(), 10, what="unshare to start prod-entry")[0].pid
+        # Wait for the supervisor's restart as a bare python: a SIGPIPE or SIGXFSZ sent during those few
+        # milliseconds is lost (Python ignores both at start-up), and the tests send every signal there is.
+        wait_until(lambda: restarted(pid1), 20, 0.01, "the supervisor to restart lean")
         yield proc, pid1, lines
+
+
+def restarted(pid: int) -> bool:
+    try:
+        return "supervise(" in " ".join(cmdline(pid))
+    except (OSError, UnicodeDecodeError):
+        return True  # already gone: the test will see how it exited

@@ -78,17 +78,19 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         return 0
     except KeyboardInterrupt:
         return 130
-    except EntrypointError as exc:
-        message, status = str(exc), exc.exit_code
     except Exception as exc:
-        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
-    logger = error_logger(process)
-    if traceback:
-        import traceback as tb
+        if isinstance(exc, EntrypointError):
+            message, status = str(exc), exc.exit_code
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)"
+            status = 1
+        logger = error_logger(process)
+        if traceback:
+            import traceback as tb
 
-        logger.emit("error", tb.format_exc().rstrip())
-    logger.error(message)
-    return status
+            logger.emit("error", tb.format_exc().rstrip())
+        logger.error(message)
+        return status
 
 
 def error_logger(process: str | None) -> log.Logger:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log
+from entrypoint import config, log, privileges
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -61,11 +61,13 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     resolved = resolve(name, extra, environ)
     env = resolved.environment.values
     logger = log.from_env(env, resolved.name, redactor(env))
-    # The program must see the .env variables too; the real environment still wins.
-    for key in resolved.environment.dotenv_keys:
-        os.environ.setdefault(key, env[key])
-    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
+    # The program must see the .env and X_FILE variables too; the real environment still wins.
+    for key, value in resolved.environment.added.items():
+        os.environ.setdefault(key, value)
+    # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    privileges.drop(env)
+    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 
 

@@ -156,7 +156,8 @@ def _split_variable(var: str) -> tuple[str, str | None]:
             rest, attribute = rest[: -len(suffix) - 1], suffix
             break
     if not _NAME.match(rest):
-        raise ConfigError(f"{var}: {rest!r} is not a process name: use letters and digits, joined by single "
+        shown = var if var.isprintable() else repr(var)
+        raise ConfigError(f"{shown}: {rest!r} is not a process name: use letters and digits, joined by single "
                           "underscores (e.g. PROD_ENTRY_PROCESS_HIGH_PRIO)")
     return rest.lower(), attribute
 

@@ -90,7 +90,7 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         if traceback:
             import traceback as tb
 
-            logger.emit("error", tb.format_exc().rstrip())
+            logger.emit("error", tb.format_exc().rstrip(), multiline=True)
         logger.error(message)
         return status
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log, prodserver
+from entrypoint import config, deploy_check, log, prodserver
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -64,6 +64,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     # The program must see the .env variables too; the real environment still wins.
     for key in resolved.environment.dotenv_keys:
         os.environ.setdefault(key, env[key])
+    deploy_check.check_deploy(resolved, logger)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
     exec_argv(resolved.launch.argv, not_found)

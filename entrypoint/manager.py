@@ -210,5 +210,4 @@ class ManagedProcess:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.stop()
-        self._log.close()
+        self.stop()  # the output stays readable after the block

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from entrypoint.manager import ManagedProcess, ManagerError, address_free_check, address_in_use, free_port
-from support import EXAMPLE, example_env, http_get
+from support import EXAMPLE, example_env, http_get, wait_until
 
 # name -> (environment, the exit status of a graceful stop)
 SERVERS = {
@@ -68,7 +68,9 @@ def test_stop_kills_what_ignores_term_after_the_timeout() -> None:
                               cwd=EXAMPLE, port=None, health_path=None)
     stubborn.start(timeout=5)
     assert stubborn.health()
-    family = [stubborn.pid or 0, *(c.pid for c in psutil.Process(stubborn.pid).children(recursive=True))]
+    # Without a port, ready only means running: wait until sh (exec'd by prod-entry) has set its trap and forked.
+    children = wait_until(lambda: psutil.Process(stubborn.pid).children(), what="sh to fork sleep")
+    family = [stubborn.pid or 0, *(c.pid for c in children)]
     assert stubborn.stop(timeout=0.5) == -signal.SIGKILL
     assert stubborn.graceful is False
     assert gone(family), family  # the sleep it forked too: the whole session is killed

@@ -56,22 +56,22 @@ UNSUPPORTED = {
 }
 
 
-def merge(environment: Environment, processes: dict[str, Process]) -> dict[str, Process]:
-    """`processes` (from the environment) plus those of PRODUCTION_PROCESSES, when DJANGO_SETTINGS_MODULE is
-    set and defines it. An environment definition wins over a settings one of the same name; a settings one
-    replaces a built-in, keeping the environment's _ARGS / _APP / per-process settings for that name."""
+def processes(environment: Environment) -> dict[str, Process]:
+    """config.processes() plus those of PRODUCTION_PROCESSES, when DJANGO_SETTINGS_MODULE is set and defines
+    it. An environment definition (PROD_ENTRY_PROCESS_<NAME>) wins over a settings one of the same name; the
+    environment's _ARGS / _APP / per-process settings for a settings-defined name apply on top of it."""
     env = environment.values
-    if not env.get("DJANGO_SETTINGS_MODULE", "").strip():
-        return processes
-    defined = getattr(settings_module(env, SETTING), SETTING, None)
+    defined = None
+    if env.get("DJANGO_SETTINGS_MODULE", "").strip():
+        defined = getattr(settings_module(env, SETTING), SETTING, None)
     if defined is None:
-        return processes
-    merged = dict(processes)
-    builtins = {name: p for name, p in processes.items() if p.origins["backend"] == "built-in"}
-    for name, process in from_settings(defined, builtins).items():
-        if name not in processes or name in builtins:
-            merged[name] = process
-    return merged
+        return config.processes(environment)
+    names = [str(name).lower() for name in defined] if isinstance(defined, Mapping) else []
+    found = config.processes(environment, names)
+    # Built-in: no PROD_ENTRY_PROCESS_<NAME> variable, so the settings definition applies.
+    builtins = {name: p for name, p in found.items() if p.origins["backend"] == "built-in"}
+    return {**found, **{name: process for name, process in from_settings(defined, builtins).items()
+                        if name not in found or name in builtins}}
 
 
 def from_settings(defined: object, builtins: Mapping[str, Process] = {}) -> dict[str, Process]:

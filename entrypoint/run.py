@@ -28,7 +28,7 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
-    return environment, prodserver.merge(environment, config.processes(environment))
+    return environment, prodserver.processes(environment)
 
 
 def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> Resolved:

@@ -77,6 +77,15 @@ def test_environment_definitions_win_over_settings() -> None:
     assert "backend: rq  (env PROD_ENTRY_PROCESS_WORKER)" in shown.stdout, describe(shown)
 
 
+def test_environment_args_replace_the_settings_args_only() -> None:
+    shown = run(["show", "wsgi_uvicorn"], prodserver_env(PROD_ENTRY_PROCESS_WSGI_UVICORN_ARGS='{"port": 9100}'),
+                cwd=EXAMPLE)
+    assert shown.returncode == 0, describe(shown)
+    assert "backend: uvicorn  (settings PRODUCTION_PROCESSES['wsgi_uvicorn'])" in shown.stdout, describe(shown)
+    words = [line.split()[0] for line in shown.stdout.split("argv:\n")[1].splitlines()]
+    assert words[1:] == ["--host=0.0.0.0", "--interface=wsgi", "--port=9100", "example.wsgi:application"], words
+
+
 def test_unknown_backend_path_is_a_config_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "badsettings.py").write_text(
         "PRODUCTION_PROCESSES = {'web': {'BACKEND': 'myproject.servers.FancyServer'}}\n")

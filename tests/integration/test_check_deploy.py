@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from entrypoint.manager import ManagedProcess
-from support import EXAMPLE, describe, example_env, run
+from support import EXAMPLE, base_env, describe, example_env, run
 
 
 def test_an_error_stops_the_start_with_exit_3_and_its_id() -> None:
@@ -44,3 +44,14 @@ def test_a_bad_value_is_a_config_error(value: str) -> None:
     proc = run(["web"], example_env(PROD_ENTRY_CHECK_DEPLOY=value), cwd=EXAMPLE)
     assert proc.returncode == 2, describe(proc)
     assert f"PROD_ENTRY_CHECK_DEPLOY={value!r}: set 1" in proc.stderr, describe(proc)
+
+
+def test_manage_py_server_runs_the_same_check() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "manage.py", "server", "web"], cwd=EXAMPLE, capture_output=True, text=True,
+                          env=base_env(DJANGO_SETTINGS_MODULE="example.settings_prodserver",
+                                       PROD_ENTRY_CHECK_DEPLOY="1", EXAMPLE_DEPLOY_CHECK_ERROR="1"), timeout=60)
+    assert proc.returncode == 3, describe(proc)
+    assert "example.E001" in proc.stderr, describe(proc)

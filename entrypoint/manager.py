@@ -2,8 +2,8 @@
 (start, ready_wait, health, stop, wait, address_in_use, address_free_check) for Python 3. The pytest plugin
 (`entrypoint.pytest_plugin`) and prod-entry's own integration tests build on it.
 
-The process is started exactly as a container would start it (`python -m entrypoint NAME EXTRA...`: resolve,
-warmup, exec), in a session of its own so that stop() can reach every process it forked.
+The process is started as a container would start it (`python -m entrypoint NAME EXTRA...`: resolve, warmup,
+exec), in a session of its own so that stop() can reach every process it forked.
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ class ManagedProcess:
     Web processes get PORT set to `port` (a free one by default), which the built-in web backends bind to
     unless ARGS say otherwise; readiness is `GET health_path` answering below 400 on (host, port). With
     `health_path=None` a TCP connect is enough; with `port=None` and `health_path=None` (a worker), the process
-    is healthy while it runs.
+    is healthy while it runs. `launcher` is the command NAME is given to: `python -m entrypoint` by default;
+    `["prod-entry"]` or `[sys.executable, "manage.py", "server"]` start it those ways.
     """
 
     def __init__(self, name: str = "web", extra: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike[str] | None = None, host: str = "127.0.0.1", port: int | None = 0,
-                 health_path: str | None = "/", grace: float = 10.0) -> None:
+                 health_path: str | None = "/", grace: float = 10.0, launcher: Sequence[str] = ()) -> None:
         self.name, self.extra, self.cwd = name, list(extra), cwd
+        self.launcher = list(launcher) or [sys.executable, "-m", "entrypoint"]
         self.host, self.health_path, self.grace = host, health_path, grace
         self.port = free_port(host) if port == 0 else port
         self.env = dict(os.environ if env is None else env)
@@ -111,7 +113,7 @@ class ManagedProcess:
             raise ManagerError(f"process {self.name!r} was already started (pid {self.proc.pid})")
         if self.port is not None:
             address_free_check(self.host, self.port)
-        self.proc = subprocess.Popen([sys.executable, "-m", "entrypoint", self.name, *self.extra], env=self.env,
+        self.proc = subprocess.Popen([*self.launcher, self.name, *self.extra], env=self.env,
                                      cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:

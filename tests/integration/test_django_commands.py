@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import EXAMPLE, base_env, cmdline, describe, free_port, run, spawn, wait_http
+from entrypoint.manager import ManagedProcess
+from support import EXAMPLE, PROD_ENTRY, base_env, cmdline, describe, free_port, http_get, run
 
 SETTINGS = "example.settings_prodserver"
 
@@ -26,12 +27,13 @@ def test_manage_py_server_web_serves_the_example_app_in_the_same_process() -> No
     port = free_port()
     # The settings bind 127.0.0.1:8000; the environment's ARGS replace the settings' ARGS for `web`.
     env = prodserver_env(PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps({"bind": f"127.0.0.1:{port}", "workers": 1}))
-    with spawn(["manage.py", "server", "web"], env=env, cwd=EXAMPLE, program=sys.executable) as proc:
-        status, body = wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        assert (status, body) == (200, "ok\n")
+    with ManagedProcess("web", env=env, cwd=EXAMPLE, port=port, health_path="/healthz",
+                        launcher=[sys.executable, "manage.py", "server"]) as server:
+        assert http_get(server.url + "/") == (200, "prod-entry example app\n"), server.output()
         # exec'd: the manage.py process *is* the gunicorn master now, with gunicorn's argv only.
-        argv = cmdline(proc.pid)
+        argv = cmdline(server.pid or 0)
         assert "gunicorn" in " ".join(argv[:2]) and "server" not in argv, argv
+    assert server.graceful and server.returncode == 0, server.output()
 
 
 def test_manage_py_worker_refuses_a_server_process_with_the_hint() -> None:
@@ -100,5 +102,6 @@ def test_prod_entry_web_runs_the_settings_web_process() -> None:
     """The same definition through the console script: what a Dockerfile's ENTRYPOINT runs."""
     port = free_port()
     env = prodserver_env(PROD_ENTRY_PROCESS_WEB_ARGS=f"--bind 127.0.0.1:{port} --workers 1")
-    with spawn(["web"], env=env, cwd=EXAMPLE) as proc:
-        assert wait_http(f"http://127.0.0.1:{port}/", proc=proc)[0] == 200
+    with ManagedProcess("web", env=env, cwd=EXAMPLE, port=port, launcher=[PROD_ENTRY]) as server:
+        assert server.health()
+        assert cmdline(server.pid or 0)[1].endswith("gunicorn"), cmdline(server.pid or 0)

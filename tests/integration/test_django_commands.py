@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from entrypoint.manager import ManagedProcess
-from support import EXAMPLE, PROD_ENTRY, base_env, cmdline, describe, free_port, http_get, run
+from support import EXAMPLE, PROD_ENTRY, base_env, cmdline, describe, free_port, http_get, run, wait_until
 
 SETTINGS = "example.settings_prodserver"
 
@@ -105,3 +105,25 @@ def test_prod_entry_web_runs_the_settings_web_process() -> None:
     with ManagedProcess("web", env=env, cwd=EXAMPLE, port=port, launcher=[PROD_ENTRY]) as server:
         assert server.health()
         assert cmdline(server.pid or 0)[1].endswith("gunicorn"), cmdline(server.pid or 0)
+
+
+def test_manage_py_server_without_a_name_runs_the_default_process() -> None:
+    port = free_port()
+    env = prodserver_env(PROD_ENTRY_DEFAULT_PROCESS="wsgi_uvicorn",
+                         PROD_ENTRY_PROCESS_WSGI_UVICORN_ARGS=json.dumps({"host": "127.0.0.1", "port": port}))
+    # `manage.py server` with no NAME: the manager hands "server" to `python manage.py`.
+    with ManagedProcess("server", env=env, cwd=EXAMPLE, port=port, health_path="/healthz",
+                        launcher=[sys.executable, "manage.py"]) as server:
+        assert "--interface=wsgi" in cmdline(server.pid or 0), cmdline(server.pid or 0)
+
+
+def test_manage_py_worker_without_a_name_runs_the_first_worker(redis_url: str) -> None:
+    """The settings' CeleryWorker, through `manage.py worker`, consuming from a real redis."""
+    env = prodserver_env(CELERY_BROKER_URL=redis_url)
+    with ManagedProcess("worker", env=env, cwd=EXAMPLE, port=None, health_path=None, grace=30,
+                        launcher=[sys.executable, "manage.py"]) as worker:
+        wait_until(lambda: " ready." in worker.output() or not worker.running(), 60, what="celery to be ready")
+        assert worker.running(), worker.output()
+        argv = cmdline(worker.pid or 0)
+        assert "--app=example.celery:app" in argv and "--pool=solo" in argv, argv
+    assert worker.returncode == 0 and worker.graceful, worker.output()  # celery's warm shutdown on TERM

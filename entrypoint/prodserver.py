@@ -74,7 +74,7 @@ def processes(environment: Environment) -> dict[str, Process]:
                         if name not in found or name in builtins}}
 
 
-def from_settings(defined: object, builtins: Mapping[str, Process] = {}) -> dict[str, Process]:
+def from_settings(defined: object, builtins: Mapping[str, Process] | None = None) -> dict[str, Process]:
     """PRODUCTION_PROCESSES -> Process objects, validated, in the setting's order. `builtins`: the built-in
     processes, whose environment _ARGS / _APP / settings apply to a settings process of the same name."""
     if not isinstance(defined, Mapping):
@@ -91,7 +91,7 @@ def from_settings(defined: object, builtins: Mapping[str, Process] = {}) -> dict
             raise ConfigError(f"{where}: defined twice (names are case-insensitive): keep one")
         if not isinstance(definition, Mapping):
             raise ConfigError(f"{where} is a {type(definition).__name__}: it must be a dict with a BACKEND")
-        result[name] = _process(name, definition, where, builtins.get(name))
+        result[name] = _process(name, definition, where, (builtins or {}).get(name))
     return result
 
 
@@ -100,7 +100,7 @@ def _process(name: str, definition: Mapping[str, object], where: str, builtin: P
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{where} has no BACKEND: set it to a django-prodserver backend class path, e.g. "
                           f"'{_PACKAGE}servers.gunicorn.GunicornServer'")
-    mapped = backend(path.strip(), where)
+    mapped = backend(path.strip(), where, name)
     origins = {"backend": where}
     given: dict[str, object] | list[str] = {}
     if builtin is not None and "args" in builtin.origins:
@@ -121,13 +121,13 @@ def _process(name: str, definition: Mapping[str, object], where: str, builtin: P
     return Process(name, mapped.backend, args, app, origins, dict(builtin.settings) if builtin else {})
 
 
-def backend(path: str, where: str) -> Mapped:
+def backend(path: str, where: str, name: str) -> Mapped:
     """The prod-entry backend for a django-prodserver class path; unknown paths are an error naming them."""
     if path in BACKENDS:
         return BACKENDS[path]
     short = path.removeprefix(_PACKAGE)
     instead = next((hint for p, hint in UNSUPPORTED.items() if short == p or p.endswith("." + short)), None)
-    name = where.split("[", 1)[1].strip("[]'\"").upper()
+    name = name.upper()
     if instead and instead.startswith("a development server"):
         raise ConfigError(f"{where}['BACKEND'] = {path!r} is {instead}")
     if instead:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log
+from entrypoint import config, log, warmup
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -38,7 +38,8 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        return Resolved(environment, selected, process, plan(process, env, extra), processes)
+        launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
+        return Resolved(environment, selected, process, launch, processes)
     if name is None:
         raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
                           f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
@@ -64,6 +65,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     # The program must see the .env variables too; the real environment still wins.
     for key in resolved.environment.dotenv_keys:
         os.environ.setdefault(key, env[key])
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
     exec_argv(resolved.launch.argv, not_found)

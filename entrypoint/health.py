@@ -85,7 +85,7 @@ def health_check(process: Process | None, env: Mapping[str, str]) -> Check:
         var = setting_name(process, "HEALTHCHECK_STATUS")
         return Check(path, parse_statuses(status, var), var)
     if url:
-        return Check(path, ((200, 200),), setting_name(process, "HEALTHCHECK_URL") + " (expects 200)")
+        return Check(path, ((200, 200),), "the default of PROD_ENTRY_HEALTHCHECK_STATUS")
     return Check(path, ANSWERED, "the default health check (/ answering below 500)")
 
 

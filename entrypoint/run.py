@@ -81,14 +81,17 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
     except KeyboardInterrupt:
         return 130
     except EntrypointError as exc:
+        error: BaseException = exc
         message, status = str(exc), exc.exit_code
     except Exception as exc:
+        error = exc
         message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
     logger = error_logger(process)
     if traceback:
         import traceback as tb
 
-        logger.emit("error", tb.format_exc().rstrip())
+        # Outside the except clause format_exc() has nothing to format: format the caught exception itself.
+        logger.emit("error", "".join(tb.format_exception(error)).rstrip())
     logger.error(message)
     return status
 

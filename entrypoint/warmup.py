@@ -349,6 +349,9 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
                                 f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
+    heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
+    if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
+        os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
     if process is None or not enabled(process, env, launch):
         return
     warmup_plan = plan(process, env, launch)

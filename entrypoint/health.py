@@ -53,11 +53,12 @@ def parse_statuses(text: str, var: str) -> tuple[tuple[int, int], ...]:
     for part in text.replace(" ", ",").split(","):
         if not part:
             continue
-        low, _, high = part.partition("-")
-        if not low.isdigit() or not (high or low).isdigit() or not 100 <= int(low) <= int(high or low) <= 599:
+        low, dash, high = part.partition("-")
+        high = high if dash else low
+        if not low.isdigit() or not high.isdigit() or not 100 <= int(low) <= int(high) <= 599:
             raise ConfigError(f"{var}={text!r}: {part!r} is not an HTTP status or range: write e.g. 200, "
                               "200,204 or 200-399")
-        ranges.append((int(low), int(high or low)))
+        ranges.append((int(low), int(high)))
     if not ranges:
         raise ConfigError(f"{var} is empty: unset it or write e.g. 200 or 200-399")
     return tuple(ranges)

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from entrypoint import health
 from entrypoint.backends import WEB, Launch, Word
 from entrypoint.config import Process
-from entrypoint.errors import Stopped, WarmupError
+from entrypoint.errors import ConfigError, Stopped, WarmupError
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target
 
 DEFAULT_TIMEOUT = 30.0
 HOOK_MODULE = "entrypoint.gunicorn_hook"
+HOOK_WORD = f"--config=python:{HOOK_MODULE}"
 # Environment variables the gunicorn hook reads in the server's processes.
 PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
 USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"
@@ -303,7 +304,7 @@ def with_worker_hook(process: Process | None, env: Mapping[str, str], launch: La
     if not (is_gunicorn(launch) and enabled(process, env, launch)
             and health.flag(process, env, "WARMUP_WORKERS", True)):
         return launch
-    return launch._replace(words=[*launch.words, Word(f"--config=python:{HOOK_MODULE}", "warmup hook "
+    return launch._replace(words=[*launch.words, Word(HOOK_WORD, "warmup hook "
                                                       f"(loads {user_config(env, launch) or 'no config file'})")])
 
 
@@ -313,8 +314,8 @@ def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
 
     from entrypoint import argv
 
-    given = argv.option_value(launch.argv[1:], "--config", "-c")
-    if given and given != f"python:{HOOK_MODULE}":
+    given = argv.option_value([w for w in launch.argv[1:] if w != HOOK_WORD], "--config", "-c")
+    if given:
         return given
     try:
         from_env = argv.option_value(shlex.split(env.get("GUNICORN_CMD_ARGS", "")), "--config", "-c")
@@ -330,6 +331,10 @@ def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launc
     os.environ[PLAN_VAR] = json.dumps({"paths": [c.path for c in plan.checks], "host": target.host,
                                        "port": target.port, "scheme": target.scheme})
     config = user_config(env, launch)
+    path = config.removeprefix("file:") if config and not config.startswith("python:") else None
+    if path is not None and not os.path.isfile(path):
+        raise ConfigError(f"the gunicorn config file {path!r} (from --config or GUNICORN_CMD_ARGS) does not exist: "
+                          "fix the path")
     if config:
         os.environ[USER_CONFIG_VAR] = config
     else:
@@ -356,5 +361,5 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
         return
     warmup_plan = plan(process, env, launch)
     target = warm(warmup_plan, log)
-    if any(word.text == f"--config=python:{HOOK_MODULE}" for word in launch.words):
+    if HOOK_WORD in launch.argv:
         export_worker_plan(warmup_plan, target, env, launch)

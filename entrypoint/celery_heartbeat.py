@@ -18,13 +18,9 @@ import contextlib
 import os
 from typing import Any
 
-from entrypoint.health import state_dir
+from entrypoint.state import heartbeat_file
 
 DEFAULT_INTERVAL = 10.0
-
-
-def default_path() -> str:
-    return os.environ.get("PROD_ENTRY_HEARTBEAT_FILE") or os.path.join(state_dir(), "heartbeat")
 
 
 def touch(path: str) -> None:
@@ -38,7 +34,7 @@ def install(path: str | None = None, interval: float | None = None) -> None:
     """Connect the heartbeat to Celery's worker_ready and worker_shutdown signals (idempotent)."""
     from celery import signals
 
-    where = path or default_path()
+    where = path or heartbeat_file()
     every = interval or float(os.environ.get("PROD_ENTRY_HEARTBEAT_INTERVAL") or DEFAULT_INTERVAL)
 
     def ready(sender: Any = None, **kwargs: Any) -> None:

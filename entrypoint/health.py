@@ -6,17 +6,17 @@ seconds in every container.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from entrypoint.config import Process
 from entrypoint.errors import ConfigError
+
+if TYPE_CHECKING:
+    from entrypoint.config import Process
 
 DEFAULT_URL = "/"
 # With no HEALTHCHECK_URL, any answer short of a server error proves the app loads and serves.
 ANSWERED = ((100, 499),)
-DEFAULT_STATE_DIR = "/tmp/prod-entry"
 SAFE_HOST = "localhost"
 
 
@@ -133,11 +133,6 @@ def host_from_allowed_hosts(allowed: object) -> str:
     if first in ("*", "") or "*" in first:
         return SAFE_HOST
     return first.lstrip(".")
-
-
-def state_dir(env: Mapping[str, str] = os.environ) -> str:
-    """Where prod-entry keeps run-time markers (the supervisor's `draining`, heartbeat files)."""
-    return env.get("PROD_ENTRY_STATE_DIR") or DEFAULT_STATE_DIR
 
 
 def connect_host(bind_host: str) -> str:

@@ -8,10 +8,14 @@ It runs every few seconds in every container, so it imports neither click nor Dj
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+
+# Not `from typing import TYPE_CHECKING`: importing typing costs a probe more than all the rest. Type
+# checkers treat a TYPE_CHECKING constant as true wherever it is defined.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 USAGE = """usage: prod-entry healthcheck [NAME] [--url URL] [--timeout SECONDS]
                               [--file PATH] [--max-age SECONDS]
@@ -80,10 +84,10 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
 
 def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
     """The healthy line; raises Unhealthy (or an EntrypointError) otherwise."""
-    from entrypoint.health import state_dir
+    from entrypoint.state import draining_file
 
     name, options = parse(args)
-    draining = os.path.join(state_dir(environ), "draining")
+    draining = draining_file(environ)
     if os.path.exists(draining):
         raise Unhealthy(f"not ready: draining ({draining} exists: the container is shutting down)")
     if "--file" in options and "--max-age" in options:  # fully specified: no need to read any definition
@@ -103,7 +107,7 @@ def heartbeat(path: str, max_age: float) -> str:
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
-    from entrypoint import config, health
+    from entrypoint import config, health, state
     from entrypoint.backends import WEB, WORKER, plan
 
     environment = config.load_environment(environ)
@@ -116,8 +120,7 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     # The app is not needed to know the bind: a placeholder spares importing Django settings for it.
     launch = plan(process._replace(app=process.app or "-"), env, []) if process else None
     if "--file" in options or (launch is not None and launch.kind == WORKER and "--url" not in options):
-        path = options.get("--file") or health.get(process, env, "HEARTBEAT_FILE") or \
-            os.path.join(health.state_dir(env), "heartbeat")
+        path = options.get("--file") or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
         max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
         return heartbeat(path, number(max_age, "--max-age") if max_age else DEFAULT_MAX_AGE)
     check = health.health_check(process, env)
@@ -175,6 +178,8 @@ def request_host(process: object, env: Mapping[str, str]) -> str:
 
 def get(host: str, port: int, tls: bool, path: str, headers: Mapping[str, str], timeout: float) -> tuple[int, str]:
     """(status, Location header) of a GET; raises Unhealthy when nothing answers in time."""
+    import socket
+
     lines = [f"GET {path} HTTP/1.0", *(f"{k}: {v}" for k, v in headers.items()),
              "User-Agent: prod-entry-healthcheck", "Connection: close", "", ""]
     deadline = time.monotonic() + timeout

@@ -160,8 +160,11 @@ def test_term_during_a_long_warmup_as_pid_1_exits_promptly() -> None:
                     "/slow/120" in " ".join(p.info["cmdline"])]
 
 
-def test_gunicorn_workers_answer_their_first_request_warm(tmp_path: Path) -> None:
-    served = first_requests(web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz"), 2)
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_gunicorn_workers_answer_their_first_request_warm(worker_class: str) -> None:
+    # sync: replayed through the worker's own handle(); gthread: the app in memory.
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", GUNICORN_CMD_ARGS=f"--worker-class={worker_class}")
+    served = first_requests(env, 2)
     assert served and all(before >= 1 for before in served.values()), served
 
 

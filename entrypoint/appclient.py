@@ -118,7 +118,7 @@ class AsgiClient:
         self.loop.run_until_complete(self._startup())
 
     def get(self, path: str, target: Target) -> Response:
-        return self.loop.run_until_complete(self._get(path, target))
+        return self.loop.run_until_complete(asgi_get(self.app, path, target, self.state))
 
     def stop(self) -> None:
         try:
@@ -157,42 +157,44 @@ class AsgiClient:
         if message is not None and message["type"] == "lifespan.shutdown.failed":
             raise RuntimeError(f"ASGI lifespan shutdown failed: {message.get('message', '')}")
 
-    async def _get(self, path: str, target: Target) -> Response:
-        raw, query = _split(path)
-        scope = {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-            "method": "GET", "scheme": target.scheme, "path": unquote_to_bytes(raw).decode("utf-8", "replace"),
-            "raw_path": raw.encode("latin-1", "replace"), "query_string": query.encode("latin-1", "replace"),
-            "root_path": "", "headers": [(b"host", target.host.encode("idna")), (b"user-agent", USER_AGENT.encode()),
-                                         (b"accept", b"*/*")],
-            "client": ("127.0.0.1", 0), "server": (target.host, target.port), "state": dict(self.state),
-        }
-        if target.scheme == "https":
-            scope["headers"].append((b"x-forwarded-proto", b"https"))
-        done = asyncio.Event()
-        sent_request = False
-        status: list[int] = []
-        headers: list[tuple[str, str]] = []
-        body: list[bytes] = []
 
-        async def receive() -> dict:
-            nonlocal sent_request
-            if not sent_request:
-                sent_request = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await done.wait()  # the client "disconnects" only once the response is complete
-            return {"type": "http.disconnect"}
+async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: dict[str, Any]) -> Response:
+    """GET `path` from an ASGI app in an `http` scope carrying the lifespan `state`."""
+    raw, query = _split(path)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": "GET", "scheme": target.scheme, "path": unquote_to_bytes(raw).decode("utf-8", "replace"),
+        "raw_path": raw.encode("latin-1", "replace"), "query_string": query.encode("latin-1", "replace"),
+        "root_path": "", "headers": [(b"host", target.host.encode("idna")), (b"user-agent", USER_AGENT.encode()),
+                                     (b"accept", b"*/*")],
+        "client": ("127.0.0.1", 0), "server": (target.host, target.port), "state": dict(state),
+    }
+    if target.scheme == "https":
+        scope["headers"].append((b"x-forwarded-proto", b"https"))
+    done = asyncio.Event()
+    sent_request = False
+    status: list[int] = []
+    headers: list[tuple[str, str]] = []
+    body: list[bytes] = []
 
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-                headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    done.set()
+    async def receive() -> dict:
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()  # the client "disconnects" only once the response is complete
+        return {"type": "http.disconnect"}
 
-        await self.app(scope, receive, send)
-        if not status:
-            raise RuntimeError("the ASGI app returned without sending http.response.start")
-        return Response(status[0], headers, b"".join(body))
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+            headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    await app(scope, receive, send)
+    if not status:
+        raise RuntimeError("the ASGI app returned without sending http.response.start")
+    return Response(status[0], headers, b"".join(body))

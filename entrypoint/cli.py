@@ -29,7 +29,7 @@ Settings:
   PROD_ENTRY_LOG_LEVEL             debug, info (default), warning, error
   PROD_ENTRY_DEBUG=1               print tracebacks
   PROD_ENTRY_WARMUP=0              skip the in-memory warmup of web processes (and
-                                   PROD_ENTRY_WARMUP_WORKERS=0 only gunicorn's per-worker one)
+                                   PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one)
   PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck
   PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
   (all warmup/probe settings: see the README, "Warmup and probes")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must
 DEFAULT_TIMEOUT = 30.0
 HOOK_MODULE = "entrypoint.gunicorn_hook"
 HOOK_WORD = f"--config=python:{HOOK_MODULE}"
+UVICORN_MODULE = "entrypoint.uvicorn_app"
 # Environment variables the gunicorn hook reads in the server's processes.
 PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
 USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"
@@ -291,21 +292,39 @@ def load_app(spec: str, factory: bool = False) -> Any:
 
 # --- the gunicorn worker hook ----------------------------------------------------------------------------
 
-def is_gunicorn(launch: Launch) -> bool:
-    return launch.kind == WEB and launch.interface == "wsgi" and bool(launch.words) and \
-        os.path.basename(launch.argv[0]) == "gunicorn"
+def server(launch: Launch) -> str | None:
+    """"gunicorn" or "uvicorn" when the Launch runs one we can warm per worker, else None."""
+    if launch.kind != WEB or not launch.words:
+        return None
+    program = os.path.basename(launch.argv[0])
+    if program == "gunicorn" and launch.interface == "wsgi":
+        return program
+    if program == "uvicorn" and launch.interface == "asgi":
+        from entrypoint import argv
+
+        return None if argv.option_value(launch.argv, "--lifespan") == "off" else program
+    return None
 
 
 def with_worker_hook(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
-    """gunicorn's Launch with `--config=python:entrypoint.gunicorn_hook` appended, so that every worker
-    replays the warmup before it accepts a connection. gunicorn reads one config file, and the command line's
-    wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py) first and
-    keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA."""
-    if not (is_gunicorn(launch) and enabled(process, env, launch)
-            and health.flag(process, env, "WARMUP_WORKERS", True)):
+    """The Launch with the per-worker warmup wired in, when it is on.
+
+    gunicorn: `--config=python:entrypoint.gunicorn_hook` appended. gunicorn reads one config file, and the
+    command line's wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py)
+    first and keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA.
+    uvicorn (no hooks): the app word becomes `entrypoint.uvicorn_app:app`, which serves the user's app and
+    replays the warmup in its lifespan startup."""
+    kind = server(launch)
+    if kind is None or not (enabled(process, env, launch) and health.flag(process, env, "WARMUP_WORKERS", True)):
         return launch
-    return launch._replace(words=[*launch.words, Word(HOOK_WORD, "warmup hook "
-                                                      f"(loads {user_config(env, launch) or 'no config file'})")])
+    if kind == "gunicorn":
+        origin = f"warmup hook (loads {user_config(env, launch) or 'no config file'})"
+        return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
+    wrapper = f"{UVICORN_MODULE}:{'factory' if '--factory' in launch.argv else 'app'}"
+    words = list(launch.words)
+    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
+    words[at] = Word(wrapper, f"warmup wrapper serving {launch.app} ({words[at].origin})")
+    return launch._replace(words=words)
 
 
 def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
@@ -327,9 +346,13 @@ def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
 
 
 def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launch: Launch) -> None:
-    """Tell the hook, through the environment exec passes on, what to replay and which config to load."""
+    """Tell the hook or wrapper, through the environment exec passes on, what to replay and what to load."""
     os.environ[PLAN_VAR] = json.dumps({"paths": [c.path for c in plan.checks], "host": target.host,
                                        "port": target.port, "scheme": target.scheme})
+    if server(launch) == "uvicorn":
+        os.environ["PROD_ENTRY_UVICORN_APP"] = plan.app
+        os.environ["PROD_ENTRY_UVICORN_FACTORY"] = "1" if plan.factory else "0"
+        return
     config = user_config(env, launch)
     path = config.removeprefix("file:") if config and not config.startswith("python:") else None
     if path is not None and not os.path.isfile(path):
@@ -361,5 +384,5 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
         return
     warmup_plan = plan(process, env, launch)
     target = warm(warmup_plan, log)
-    if HOOK_WORD in launch.argv:
+    if HOOK_WORD in launch.argv or any(w.startswith(f"{UVICORN_MODULE}:") for w in launch.argv):
         export_worker_plan(warmup_plan, target, env, launch)

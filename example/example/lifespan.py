@@ -27,3 +27,8 @@ async def application(scope, receive, send):
         await send({"type": "http.response.body", "body": b"started\n" if ready else b"lifespan never ran\n"})
         return
     await django_application(scope, receive, send)
+
+
+def create():
+    """The same app from a factory, for `uvicorn --factory example.lifespan:create`."""
+    return application

@@ -106,13 +106,17 @@ def test_https_when_the_app_redirects_to_it() -> None:
     assert proc.returncode == 0 and "https" in proc.stderr, describe(proc)
 
 
-def test_asgi_app_with_lifespan_under_uvicorn() -> None:
-    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP="example.lifespan:application",
+@pytest.mark.parametrize("app, args", [("example.lifespan:application", "[]"),
+                                       ("example.lifespan:create", '["--factory"]')])
+def test_asgi_app_with_lifespan_under_uvicorn(app: str, args: str) -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP=app, PROD_ENTRY_PROCESS_WEB_ARGS=args,
                   PROD_ENTRY_HEALTHCHECK_URL="/lifespan", PROD_ENTRY_WARMUP_URLS="/healthz")
     with spawn(["web"], env, EXAMPLE) as proc:
         status, body = wait_http(f"http://127.0.0.1:{env['PORT']}/lifespan", proc=proc)
         assert (status, body) == (200, "started\n")
-        assert "warmup passed" in printed(proc)
+        # The worker's replay ran after the app's own lifespan startup, and saw its state (else: a 503 warning).
+        wait_until(lambda: "warmed up" in printed(proc), 10, what="the worker's warmup line")
+        assert "warmup passed" in printed(proc) and "warmup GET" not in printed(proc), printed(proc)
 
 
 def test_asgi_lifespan_startup_failure_exits_3() -> None:
@@ -168,8 +172,18 @@ def test_gunicorn_workers_answer_their_first_request_warm(worker_class: str) -> 
     assert served and all(before >= 1 for before in served.values()), served
 
 
-def test_without_the_worker_hook_the_first_request_is_cold() -> None:
-    served = first_requests(web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", PROD_ENTRY_WARMUP_WORKERS="0"), 1)
+def test_uvicorn_workers_answer_their_first_request_warm() -> None:
+    # uvicorn has no hooks: prod-entry serves the app through a wrapper that replays during lifespan startup.
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    served = first_requests(env, 2)
+    assert served and all(before >= 1 for before in served.values()), served
+
+
+@pytest.mark.parametrize("backend", ["gunicorn", "uvicorn"])
+def test_without_the_worker_warmup_the_first_request_is_cold(backend: str) -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB=backend, PROD_ENTRY_HEALTHCHECK_URL="/healthz",
+                  PROD_ENTRY_WARMUP_WORKERS="0")
+    served = first_requests(env, 1)
     assert list(served.values()) == [0], served
 
 

@@ -161,16 +161,17 @@ class AsgiClient:
 async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: dict[str, Any]) -> Response:
     """GET `path` from an ASGI app in an `http` scope carrying the lifespan `state`."""
     raw, query = _split(path)
-    scope = {
+    request_headers = [(b"host", target.host.encode("idna")), (b"user-agent", USER_AGENT.encode()),
+                       (b"accept", b"*/*")]
+    if target.scheme == "https":
+        request_headers.append((b"x-forwarded-proto", b"https"))
+    scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": "GET", "scheme": target.scheme, "path": unquote_to_bytes(raw).decode("utf-8", "replace"),
         "raw_path": raw.encode("latin-1", "replace"), "query_string": query.encode("latin-1", "replace"),
-        "root_path": "", "headers": [(b"host", target.host.encode("idna")), (b"user-agent", USER_AGENT.encode()),
-                                     (b"accept", b"*/*")],
-        "client": ("127.0.0.1", 0), "server": (target.host, target.port), "state": dict(state),
+        "root_path": "", "headers": request_headers, "client": ("127.0.0.1", 0), "server": (target.host, target.port),
+        "state": dict(state),
     }
-    if target.scheme == "https":
-        scope["headers"].append((b"x-forwarded-proto", b"https"))
     done = asyncio.Event()
     sent_request = False
     status: list[int] = []

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from entrypoint import health
 from entrypoint.backends import WEB, Launch, Word
@@ -147,11 +147,13 @@ def _child(plan: Plan, fd: int) -> None:
 
     # The app's own output (Django logging a view's traceback, say) is kept for --traceback only: the
     # one-line error says what failed, and the server prints the same start-up output again.
-    captured = os.open(os.devnull, os.O_WRONLY)
-    with contextlib.suppress(OSError):
-        import tempfile
+    import tempfile
 
-        captured = tempfile.TemporaryFile()
+    try:
+        captured: IO[bytes] | None = tempfile.TemporaryFile()
+    except OSError:
+        captured = None  # no writable temporary directory: let the output through
+    if captured is not None:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
     code = 0
@@ -165,6 +167,7 @@ def _child(plan: Plan, fd: int) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+            assert captured is not None
             captured.seek(0)
             output = captured.read().decode("utf-8", "replace")
             if output.strip():

@@ -1,7 +1,8 @@
 """Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
 memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
 
-Also builds the plan the gunicorn hook (gunicorn_hook.py) replays in every worker.
+Also wires in the per-worker replay of the same requests: the gunicorn hook (gunicorn_hook.py) and the
+uvicorn wrapper app (uvicorn_app.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ DEFAULT_TIMEOUT = 30.0
 HOOK_MODULE = "entrypoint.gunicorn_hook"
 HOOK_WORD = f"--config=python:{HOOK_MODULE}"
 UVICORN_MODULE = "entrypoint.uvicorn_app"
-# Environment variables the gunicorn hook reads in the server's processes.
+# Environment variables the gunicorn hook and the uvicorn wrapper read in the server's processes.
 PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
 USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"
 
@@ -43,6 +44,7 @@ class Plan(NamedTuple):
     host: str | None  # None: derive (PROD_ENTRY_WARMUP_HOST, else ALLOWED_HOSTS, else localhost)
     port: int
     timeout: float
+    timeout_var: str  # the variable that set it, for the error message
 
 
 class RemoteTraceback(Exception):
@@ -60,7 +62,8 @@ def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
     host = health.get(process, env, "WARMUP_HOST")
     return Plan(launch.app, launch.interface or "wsgi", "--factory" in launch.argv,
                 health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
-                health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT))
+                health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
+                health.setting_name(process, "WARMUP_TIMEOUT"))
 
 
 # --- in the parent: fork, watch, time out ---------------------------------------------------------------
@@ -99,7 +102,7 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise WarmupError(f"warmup timed out after {plan.timeout:g}s while {current}: fix the "
-                                      f"app or raise {health.setting_name(None, 'WARMUP_TIMEOUT')}")
+                                      f"app or raise {plan.timeout_var}")
                 ready, _, _ = select.select([read_end], [], [], left)
                 if not ready:
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -120,3 +121,15 @@ def test_wait_for_timeout_exits_4() -> None:
     assert proc.returncode == 4, describe(proc)
     assert f"127.0.0.1:{port} still not accepting connections after 1s" in proc.stderr, describe(proc)
     assert "PROD_ENTRY_WAIT_TIMEOUT" in proc.stderr and "hunter2secret" not in proc.stderr, describe(proc)
+
+
+def test_term_while_waiting_exits_143() -> None:
+    env = base_env(PROD_ENTRY_WAIT_FOR=f"127.0.0.1:{free_port()}", PROD_ENTRY_WAIT_TIMEOUT="120")
+    with spawn(["command", "true"], env, EXAMPLE) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "wait-for: waiting for" in line, line
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        rest = proc.stdout.read()
+    assert code == 143 and "stopped by SIGTERM during wait-for" in rest, f"exit {code}\n{line}{rest}"

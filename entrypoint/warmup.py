@@ -361,7 +361,9 @@ def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launc
         return
     config = user_config(env, launch)
     path = config.removeprefix("file:") if config and not config.startswith("python:") else None
-    if path is not None and not os.path.isfile(path):
+    # gunicorn reads a relative path after its own --chdir: then it is gunicorn's to check.
+    chdir = "--chdir" in " ".join(launch.argv) or "--chdir" in env.get("GUNICORN_CMD_ARGS", "")
+    if path is not None and not chdir and not os.path.isfile(path):
         raise ConfigError(f"the gunicorn config file {path!r} (from --config or GUNICORN_CMD_ARGS) does not exist: "
                           "fix the path")
     if config:

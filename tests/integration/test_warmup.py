@@ -258,3 +258,9 @@ def first_requests(env: dict[str, str], workers: int) -> dict[int, int]:
             if len(served) == workers:
                 break
     return served
+
+
+def test_a_missing_gunicorn_config_file_is_a_configuration_error(tmp_path: Path) -> None:
+    env = web_env(GUNICORN_CMD_ARGS=f"--config {tmp_path / 'nowhere.py'}")
+    proc = run(["web"], env, EXAMPLE)
+    assert proc.returncode == 2 and "nowhere.py" in proc.stderr and "does not exist" in proc.stderr, describe(proc)

@@ -14,6 +14,11 @@ def main() -> None:
 
     start()  # as PID 1 this forks: only the child comes back, to go on as below and exec
     args = sys.argv[1:]
+    if args and args[0] == "healthcheck":
+        # Runs every few seconds in every container: its own small parser, never click.
+        from entrypoint.probes import main as probe_main
+
+        sys.exit(probe_main(args[1:]))
     if args and (args[0].startswith("-") or args[0] in COMMANDS):
         from entrypoint.cli import main as cli_main
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log
+from entrypoint import config, deploy_check, log, privileges, prodserver, warmup
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -29,7 +29,7 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
-    return environment, config.processes(environment)
+    return environment, prodserver.processes(environment)
 
 
 def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> Resolved:
@@ -39,7 +39,8 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        return Resolved(environment, selected, process, plan(process, env, extra), processes)
+        launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
+        return Resolved(environment, selected, process, launch, processes)
     if name is None:
         raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
                           f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
@@ -65,11 +66,15 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
         logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
                        "the file is read): set it in the container's environment instead")
-    # The program must see the .env variables too; the real environment still wins.
-    for key in resolved.environment.dotenv_keys:
-        os.environ.setdefault(key, env[key])
-    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
+    # The program must see the .env and X_FILE variables too; the real environment still wins.
+    for key, value in resolved.environment.added.items():
+        os.environ.setdefault(key, value)
+    # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    privileges.drop(env)
+    deploy_check.check_deploy(resolved, logger)
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
+    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 
 
@@ -83,14 +88,17 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
     except KeyboardInterrupt:
         return 130
     except EntrypointError as exc:
+        error: BaseException = exc
         message, status = str(exc), exc.exit_code
     except Exception as exc:
+        error = exc
         message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
     logger = error_logger(process)
     if traceback:
         import traceback as tb
 
-        logger.emit("error", tb.format_exc().rstrip())
+        # Outside the except clause format_exc() has nothing to format: format the caught exception itself.
+        logger.emit("error", "".join(tb.format_exception(error)).rstrip(), multiline=True)
     logger.error(message)
     return status
 

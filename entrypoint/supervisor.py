@@ -3,9 +3,9 @@ exec the program; this process stays behind, forwards signals to it, reaps every
 left when the program exits, and exits with the program's status.
 
 It runs first in the console script, before click, dotenv or Django are imported, and it stays that way:
-os, signal, sys, time and prod-entry's own errors and log modules (which import nothing more), plus ctypes
-for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings therefore come
-from the real environment only, never from a .env file (the child reads that later).
+os, signal, sys, time and prod-entry's own errors, log and state modules (which import nothing more),
+plus ctypes for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings
+therefore come from the real environment only, never from a .env file (the child reads that later).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 
-from entrypoint import log
+from entrypoint import log, state
 from entrypoint.errors import ConfigError
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
@@ -37,7 +37,6 @@ MODES = ("auto", "always", "never")
 INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGNAL_REWRITE", "PROD_ENTRY_EXIT_REMAP",
                  "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR")
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
-DEFAULT_STATE_DIR = "/tmp/prod-entry"
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -59,7 +58,8 @@ class Settings:
         self.shutdown_delay = parse_seconds(environ, "PROD_ENTRY_SHUTDOWN_DELAY") or 0.0
         self.stop_timeout = parse_seconds(environ, "PROD_ENTRY_STOP_TIMEOUT")
         self.grace = DEFAULT_GRACE if self.stop_timeout is None else self.stop_timeout
-        self.state_dir = environ.get("PROD_ENTRY_STATE_DIR", "") or DEFAULT_STATE_DIR
+        self.state_dir = state.state_dir(environ)
+        self.draining_file = state.draining_file(environ)  # `prod-entry healthcheck` is not ready while it exists
         self.log = log.from_env(environ)  # a bad PROD_ENTRY_LOG_* value is the child's to report
 
 
@@ -129,13 +129,16 @@ def start() -> None:
         log.from_env(os.environ).error(str(exc))
         sys.exit(exc.exit_code)
     pid1 = os.getpid() == 1
-    if settings.mode == "never" or (settings.mode == "auto" and not pid1):
+    # `healthcheck` outside PID 1 is a probe run by `docker exec` every few seconds: it execs nothing, so
+    # there is nothing to supervise even in `always` mode.
+    probe = sys.argv[1:2] == ["healthcheck"]
+    if settings.mode == "never" or (not pid1 and (settings.mode == "auto" or probe)):
         if pid1:
             settings.log.warning("PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "
                              "zombies and handling signals are now the program's job")
         return
     if pid1:
-        remove_file(marker_path(settings))  # left by a previous run of this container
+        remove_file(settings.draining_file)  # left by a previous run of this container
     elif not become_subreaper():
         settings.log.warning("PROD_ENTRY_INIT=always: cannot become a child subreaper (prctl failed); "
                              "orphans will go to the real init instead")
@@ -220,10 +223,6 @@ def become_session(tty: bool, old_mask: set[int | signal.Signals]) -> None:
         except OSError:
             pass  # the terminal belongs to another session: reading it still works, job control does not
     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-
-
-def marker_path(settings: Settings) -> str:
-    return os.path.join(settings.state_dir, "draining")
 
 
 def remove_file(path: str) -> None:
@@ -323,7 +322,7 @@ class Supervisor:
 
     def mark_draining(self) -> None:
         """The file `prod-entry healthcheck` looks for to report not-ready while the delay runs."""
-        path = marker_path(self.settings)
+        path = self.settings.draining_file
         try:
             os.makedirs(self.settings.state_dir, exist_ok=True)
             with open(path, "w") as f:

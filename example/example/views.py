@@ -39,6 +39,9 @@ _IN_FLIGHT_LOCK = threading.Lock()
 
 @_count
 def slow(request, seconds):
+    marker = os.environ.get("EXAMPLE_SLOW_MARKER")
+    if marker:  # tests wait for this file to know the view is running
+        open(marker, "w").close()
     with _IN_FLIGHT_LOCK:
         IN_FLIGHT["count"] += 1
     try:

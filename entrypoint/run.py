@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log
+from entrypoint import config, deploy_check, log, privileges, prodserver
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -28,7 +28,7 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
-    return environment, config.processes(environment)
+    return environment, prodserver.processes(environment)
 
 
 def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> Resolved:
@@ -61,11 +61,14 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     resolved = resolve(name, extra, environ)
     env = resolved.environment.values
     logger = log.from_env(env, resolved.name, redactor(env))
-    # The program must see the .env variables too; the real environment still wins.
-    for key in resolved.environment.dotenv_keys:
-        os.environ.setdefault(key, env[key])
-    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
+    # The program must see the .env and X_FILE variables too; the real environment still wins.
+    for key, value in resolved.environment.added.items():
+        os.environ.setdefault(key, value)
+    # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    privileges.drop(env)
+    deploy_check.check_deploy(resolved, logger)
+    logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 
 
@@ -78,17 +81,19 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         return 0
     except KeyboardInterrupt:
         return 130
-    except EntrypointError as exc:
-        message, status = str(exc), exc.exit_code
     except Exception as exc:
-        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
-    logger = error_logger(process)
-    if traceback:
-        import traceback as tb
+        if isinstance(exc, EntrypointError):
+            message, status = str(exc), exc.exit_code
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)"
+            status = 1
+        logger = error_logger(process)
+        if traceback:
+            import traceback as tb
 
-        logger.emit("error", tb.format_exc().rstrip())
-    logger.error(message)
-    return status
+            logger.emit("error", tb.format_exc().rstrip(), multiline=True)
+        logger.error(message)
+        return status
 
 
 def error_logger(process: str | None) -> log.Logger:

@@ -29,7 +29,9 @@ def mask_urls(text: str) -> str:
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Every value that must never be printed: secret-named variables and passwords inside URLs."""
-    values = {value for name, value in env.items() if value and is_secret_name(name)}
+    # A value read from an X_FILE secret is a secret whatever its name; the path in X_FILE is not.
+    values = {value for name, value in env.items()
+              if value and not name.endswith("_FILE") and (is_secret_name(name) or f"{name}_FILE" in env)}
     for value in env.values():
         values.update(m.group("password") for m in _URL_PASSWORD.finditer(value))
     # Longest first, so a secret that contains another is masked whole.

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: redis-server (celery worker tests), util-linux (unshare), procps.
-APT_PACKAGES=(redis-server util-linux procps)
+# Debian packages: redis-server (celery worker tests), util-linux (unshare), procps, and Debian's own
+# Python with venv: the tests drop privileges to other users, who must be able to run the interpreter
+# (a pyenv Python under /root is unreadable to them, as it would never be in a container).
+APT_PACKAGES=(redis-server util-linux procps python3 python3-venv)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -16,9 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages, in the project's own virtualenv.
-[ -x .venv/bin/python ] || python3 -m venv .venv
+# Python packages, in the project's own virtualenv, on /usr/bin/python3.
+if [ "$(readlink -f .venv/bin/python 2>/dev/null)" != "$(readlink -f /usr/bin/python3)" ]; then
+    rm -rf .venv
+    /usr/bin/python3 -m venv .venv
+fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 
-# Redis must not be running as a system service: the tests start their own on free ports.
 exec .venv/bin/python -m pytest "$@"

@@ -7,9 +7,18 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from support import IN_CI, free_port, wait_until
+
+# Property tests: a small profile in the normal run, 10,000 examples each with HYPOTHESIS_PROFILE=slow.
+settings.register_profile("default", max_examples=200, deadline=None)
+settings.register_profile("slow", max_examples=10_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -39,7 +39,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def example_env(**extra: str) -> dict[str, str]:
     """The environment for the example project (run with cwd=EXAMPLE)."""
-    return base_env(DJANGO_SETTINGS_MODULE="example.settings", **extra)
+    return base_env(**{"DJANGO_SETTINGS_MODULE": "example.settings", **extra})
 
 
 def describe(proc: subprocess.CompletedProcess) -> str:
@@ -136,3 +136,31 @@ def wait_http(url: str, timeout: float = 20, proc: subprocess.Popen | None = Non
         return http_get(url, timeout=2)
 
     return wait_until(answered, timeout, 0.1, f"{url} to answer")
+
+
+class Reader:
+    """Collects a spawned process's output in a thread, so a test can wait for a line without blocking."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float = 30) -> str:
+        return wait_until(lambda: needle in self.text, timeout, what=f"{needle!r} in the output:\n{self.text}") \
+            and self.text
+
+    def finish(self, timeout: float = 10) -> str:
+        self._thread.join(timeout)
+        return self.text

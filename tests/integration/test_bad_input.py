@@ -1,0 +1,129 @@
+"""Bad input, table-driven: each case exits with its exact code, prints one line naming the variable at
+fault, no traceback, and execs nothing (the debug log line `exec ...` that precedes every exec is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import EXAMPLE, base_env, describe, example_env, run
+
+# (id, environment, argv, exit code, text the one line must contain)
+CASES = [
+    ("malformed json", {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 4'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS is not valid JSON"),
+    ("json array of objects", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '[{"a": 1}]'},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 0"),
+    ("json array with null", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": "[null]"},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 0 is null"),
+    ("nested object", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '{"a": {"b": 1}}'},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS value of 'a' is an object"),
+    ("unclosed quote", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": "echo 'oops"},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS cannot be split"),
+    ("unknown backend", {"PROD_ENTRY_PROCESS_WEB": "gunicron"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB='gunicron' is not a backend"),
+    ("dotted path not importable", {"PROD_ENTRY_PROCESS_X": "nosuchpkg.backend:build"}, ["x"], 2,
+     "PROD_ENTRY_PROCESS_X='nosuchpkg.backend:build' cannot be imported"),
+    ("dotted path not a backend", {"PROD_ENTRY_PROCESS_X": "os.path:sep"}, ["x"], 2,
+     "PROD_ENTRY_PROCESS_X='os.path:sep' is not a backend"),
+    ("dotted path missing attribute", {"PROD_ENTRY_PROCESS_X": "os:nothing_here"}, ["x"], 2,
+     "has no attribute 'nothing_here'"),
+    ("undefined name lists the defined", {"PROD_ENTRY_PROCESS_WORKER": "rq"}, ["wrker"], 127,
+     "defined processes: command, manage, worker"),
+    ("empty backend", {"PROD_ENTRY_PROCESS_WEB": ""}, ["web"], 2, "PROD_ENTRY_PROCESS_WEB is empty"),
+    ("empty app", {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_APP": " "}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_APP is empty"),
+    ("name with a dash", {"PROD_ENTRY_PROCESS_MY-WEB": "gunicorn"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_MY-WEB: 'MY-WEB' is not a process name"),
+    ("name with double underscore", {"PROD_ENTRY_PROCESS_A__B": "command"}, ["a"], 2,
+     "PROD_ENTRY_PROCESS_A__B: 'A__B' is not a process name"),
+    ("reserved name", {"PROD_ENTRY_PROCESS_SHOW": "command"}, ["command", "true"], 2,
+     "PROD_ENTRY_PROCESS_SHOW: 'show' is a prod-entry command"),
+    ("same name twice", {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_web": "uvicorn"}, ["web"], 2,
+     "both define process 'web'"),
+    ("args without backend", {"PROD_ENTRY_PROCESS_FOO_ARGS": "-x"}, ["command", "true"], 2,
+     "PROD_ENTRY_PROCESS_FOO_ARGS is set but PROD_ENTRY_PROCESS_FOO is not"),
+    ("django settings missing", {"PROD_ENTRY_PROCESS_WEB": "gunicorn"}, ["web"], 2,
+     "DJANGO_SETTINGS_MODULE is not set"),
+    ("django settings not importable", {"DJANGO_SETTINGS_MODULE": "nosuch.settings"}, ["web"], 2,
+     "DJANGO_SETTINGS_MODULE=nosuch.settings cannot be imported"),
+    ("no default process", {}, [], 2, "no process 'web' is defined"),
+    ("bad default process", {"PROD_ENTRY_DEFAULT_PROCESS": "a b"}, [], 2, "PROD_ENTRY_DEFAULT_PROCESS='a b'"),
+    ("bad PORT", {"DJANGO_SETTINGS_MODULE": "example.settings", "PORT": "eighty"}, ["web"], 2,
+     "PORT='eighty' is not a TCP port"),
+    ("PORT out of range", {"DJANGO_SETTINGS_MODULE": "example.settings", "PORT": "0"}, ["web"], 2,
+     "PORT='0' is not a TCP port"),
+    ("env file missing", {"PROD_ENTRY_ENV_FILE": "/no/such/.env"}, ["command", "true"], 2,
+     "PROD_ENTRY_ENV_FILE=/no/such/.env: no such file"),
+    ("env file syntax", {"PROD_ENTRY_ENV_FILE": "{bad_env}"}, ["command", "true"], 2, "line 2: cannot parse"),
+    ("env file not utf-8", {"PROD_ENTRY_ENV_FILE": "{binary_env}"}, ["command", "true"], 2, "is not UTF-8"),
+    ("secret file missing", {"DB_PASSWORD_FILE": "/run/secrets/nope"}, ["command", "true"], 2,
+     "DB_PASSWORD_FILE=/run/secrets/nope: no such file"),
+    ("secret file unreadable (a directory)", {"API_TOKEN_FILE": "/"}, ["command", "true"], 2,
+     "API_TOKEN_FILE=/: cannot read the file"),
+    ("secret and secret file both set", {"DB_PASSWORD": "x", "DB_PASSWORD_FILE": "{secret}"}, ["command", "true"],
+     2, "DB_PASSWORD and DB_PASSWORD_FILE are both set"),
+    ("secret file empty name", {"DB_PASSWORD_FILE": ""}, ["command", "true"], 2, "DB_PASSWORD_FILE is empty"),
+    ("unknown user", {"PROD_ENTRY_USER": "nosuchuser"}, ["command", "true"], 2,
+     "PROD_ENTRY_USER='nosuchuser': no user 'nosuchuser'"),
+    ("unknown group", {"PROD_ENTRY_USER": "nobody:nosuchgroup"}, ["command", "true"], 2,
+     "no group 'nosuchgroup'"),
+    ("bad log format", {"PROD_ENTRY_LOG_FORMAT": "xml"}, ["command", "true"], 2, "PROD_ENTRY_LOG_FORMAT='xml'"),
+    ("bad log level", {"PROD_ENTRY_LOG_LEVEL": "loud"}, ["command", "true"], 2, "PROD_ENTRY_LOG_LEVEL='loud'"),
+    ("app given to manage", {"PROD_ENTRY_PROCESS_MANAGE_APP": "x"}, ["manage", "check"], 2,
+     "PROD_ENTRY_PROCESS_MANAGE_APP is set but backend manage takes no app"),
+    ("dramatiq without app", {"PROD_ENTRY_PROCESS_DQ": "dramatiq"}, ["dq"], 2,
+     "PROD_ENTRY_PROCESS_DQ_APP is not set"),
+    ("command without program", {}, ["command"], 2, "process 'command' has nothing to run"),
+]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    bad_env = tmp_path / "bad.env"
+    bad_env.write_text("GOOD=1\nthis is not a variable\n")
+    binary_env = tmp_path / "binary.env"
+    binary_env.write_bytes(b"A=\xff\xfe\n")
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t\n")
+    return {"bad_env": str(bad_env), "binary_env": str(binary_env), "secret": str(secret)}
+
+
+@pytest.mark.parametrize(("variables", "args", "code", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(variables, args, code, needle, files, tmp_path):
+    for placeholder, path in files.items():
+        variables = {key: value.replace("{" + placeholder + "}", path) for key, value in variables.items()}
+    env = base_env(PROD_ENTRY_LOG_LEVEL="debug", **variables) if "PROD_ENTRY_LOG_LEVEL" not in variables \
+        else base_env(**variables)
+    proc = run(args, env, cwd=EXAMPLE if "DJANGO_SETTINGS_MODULE" in variables else tmp_path)
+    assert proc.returncode == code, describe(proc)
+    lines = proc.stderr.splitlines()
+    if code == 127:  # the word was tried as a program (and not found): that attempt is logged
+        assert lines[0] == f"prod-entry: exec {args[0]}", describe(proc)
+        lines = lines[1:]
+    else:
+        assert "prod-entry: exec " not in proc.stderr, describe(proc)
+    assert len(lines) == 1 and lines[0].startswith("prod-entry: error: "), describe(proc)
+    assert needle in lines[0], describe(proc)
+    assert "Traceback" not in proc.stderr and proc.stdout == "", describe(proc)
+
+
+def test_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+def test_secret_file_is_read_and_reaches_the_program(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("tok-from-file\n")
+    proc = run(["sh", "-c", 'printf "%s|" "$API_TOKEN"'], base_env(API_TOKEN_FILE=str(secret)))
+    assert proc.stdout == "tok-from-file|", describe(proc)
+
+
+def test_secret_file_value_is_masked_in_show(tmp_path):
+    secret = tmp_path / "url"
+    secret.write_text("redis://:hunter2-from-file@r:6379/0")
+    env = base_env(REDIS_URL_FILE=str(secret), PROD_ENTRY_PROCESS_Q="rq")
+    proc = run(["show", "q"], env)
+    assert proc.returncode == 0 and "hunter2" not in proc.stdout and "--url=redis://:****@r:6379/0" in proc.stdout, \
+        describe(proc)

@@ -1,0 +1,25 @@
+from entrypoint import secrets
+
+
+def test_secret_names():
+    for name in ("DJANGO_SECRET_KEY", "DB_PASSWORD", "API_TOKEN", "aws_access_key_id", "GOOGLE_CREDENTIALS"):
+        assert secrets.is_secret_name(name), name
+    for name in ("PORT", "DJANGO_SETTINGS_MODULE", "PROD_ENTRY_PROCESS_WEB"):
+        assert not secrets.is_secret_name(name), name
+
+
+def test_url_passwords_are_masked():
+    assert secrets.mask_urls("postgres://app:s3cr3t@db:5432/app") == "postgres://app:****@db:5432/app"
+    assert secrets.mask_urls("redis://:pw0rd@r/0 and amqp://u:p@h//") == "redis://:****@r/0 and amqp://u:****@h//"
+    assert secrets.mask_urls("http://host:8000/path") == "http://host:8000/path"
+
+
+def test_redactor_masks_values_anywhere():
+    redact = secrets.redactor({"API_TOKEN": "tok-123456", "DATABASE_URL": "postgres://u:dbpass99@h/d", "PORT": "8000"})
+    text = redact("--token=tok-123456 --db=postgres://u:dbpass99@h/d dbpass99 port 8000")
+    assert "tok-123456" not in text and "dbpass99" not in text and "8000" in text
+
+
+def test_mask_value():
+    assert secrets.mask_value("SECRET_KEY", "abc") == "****"
+    assert secrets.mask_value("URL", "https://u:p@h") == "https://u:****@h"

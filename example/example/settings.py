@@ -6,18 +6,8 @@ from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-def env(name: str, default: str | None = None) -> str | None:
-    """NAME from the environment, or the contents of the file NAME_FILE points to (the *_FILE convention of
-    Docker and Kubernetes secrets mounted as files)."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        return Path(path).read_text().strip()
-    return os.environ.get(name, default)
-
-
 # A development default; a real deployment sets DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).
-SECRET_KEY = env("DJANGO_SECRET_KEY", "example-insecure-key-change-me")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-insecure-key-change-me")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
 
@@ -50,11 +40,11 @@ def _database(url: str) -> dict:
     }
 
 
-DATABASES = {"default": _database(env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+DATABASES = {"default": _database(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 LOGGING = {
     "version": 1,

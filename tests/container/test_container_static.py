@@ -184,6 +184,9 @@ def test_secret_files_follow_the_file_convention(helm: str) -> None:
     assert env["DATABASE_URL_FILE"]["value"] == "/run/secrets/app/database-url"
     assert env["CELERY_BROKER_URL_FILE"]["value"] == "/run/secrets/broker/url"
     assert sorted(v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v) == ["app", "broker"]
+    # prod-entry reads X from X_FILE for the names listed here, whatever they look like.
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["PROD_ENTRY_SECRET_FILES"] == "DATABASE_URL,CELERY_BROKER_URL"
 
 
 @pytest.mark.parametrize("values, message", [

@@ -60,6 +60,17 @@ ConfigMap and the migrate hook Job (which runs before the ConfigMap exists) cann
 {{- $_ := set $env (printf "%s_APP" $var) $process.app }}
 {{- end }}
 {{- end }}
+{{- /* prod-entry reads X from X_FILE for secret-looking names and *_URL/*_DSN; name the rest explicitly. */}}
+{{- $fileNames := list }}
+{{- range .Values.secretFiles }}
+{{- $fileNames = append $fileNames .name }}
+{{- end }}
+{{- with $env.PROD_ENTRY_SECRET_FILES }}
+{{- $fileNames = append $fileNames . }}
+{{- end }}
+{{- if $fileNames }}
+{{- $_ := set $env "PROD_ENTRY_SECRET_FILES" (join "," ($fileNames | uniq)) }}
+{{- end }}
 {{- if .Values.web.enabled }}
 {{- $_ := set $env "PROD_ENTRY_HEALTHCHECK_URL" .Values.web.healthPath }}
 {{- $_ := set $env "PORT" (toString .Values.web.port) }}

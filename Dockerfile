@@ -16,8 +16,10 @@ COPY pyproject.toml README.md ./
 COPY entrypoint ./entrypoint
 # your project: its requirements (prod-entry itself comes from this source tree; yours would list `prod-entry`).
 COPY example/requirements.txt ./requirements.txt
+# pip and setuptools go once everything is installed: the runtime needs neither (and they are 25 MB).
 RUN /opt/venv/bin/pip wheel --wheel-dir /wheels . -r requirements.txt \
- && /opt/venv/bin/pip install --no-index --find-links /wheels prod-entry -r requirements.txt
+ && /opt/venv/bin/pip install --no-index --find-links /wheels prod-entry -r requirements.txt \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # --- runtime: the virtualenv and the project, no compilers, no pip cache, a non-root user ---------------------
 FROM ${BASE_IMAGE} AS runtime

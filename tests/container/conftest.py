@@ -70,4 +70,6 @@ def image(docker: Docker, base_image: str) -> str:
     """The project's Dockerfile, built as it is; only the base image is swapped for the local stand-in."""
     docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base_image}", "-t", IMAGE, ".",
            cwd=ROOT, timeout=900, check=True)
+    # Earlier builds' images, now untagged, would pile up in the persistent data directory.
+    docker("image", "prune", "--force")
     return IMAGE

@@ -213,4 +213,4 @@ def test_notes_render(helm: str, tmp_path: Path) -> None:
         notes = yaml.safe_load(proc.stdout)["notes"]
         assert "kubectl --namespace shop" in notes, notes
         if "worker.enabled=false" not in values:
-            assert "/tmp/prod-entry/worker.heartbeat" in notes, notes
+            assert "/tmp/prod-entry/heartbeat" in notes, notes

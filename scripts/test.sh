@@ -38,4 +38,7 @@ if [ ${#container_tools[@]} -gt 0 ]; then
 fi
 PIP=.venv/bin/pip bash scripts/install-helm.sh .venv/bin >/dev/null
 
+# Static types first: the package ships py.typed, so its hints must hold.
+.venv/bin/python -m mypy entrypoint
+
 exec .venv/bin/python -m pytest "$@"

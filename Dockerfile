@@ -1,0 +1,50 @@
+# prod-entry's example image: the example Django project served by prod-entry (see README "Containers").
+# Build: docker build -t prod-entry-example .      Run: docker run -p 8000:8000 prod-entry-example
+# To package your own project, change the three lines marked "your project" (README shows how).
+
+# The official slim image; machines that cannot pull it pass a compatible local image as BASE_IMAGE.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# --- build: wheels for prod-entry and every requirement, installed into a virtualenv ---------------------------
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+# Projects with C extensions and no wheels install compilers here (apt-get install build-essential libpq-dev);
+# they stay in this stage and never reach the runtime image.
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY entrypoint ./entrypoint
+# your project: its requirements (prod-entry itself comes from this source tree; yours would list `prod-entry`).
+COPY example/requirements.txt ./requirements.txt
+# pip and setuptools go once everything is installed: the runtime needs neither (and they are 25 MB).
+RUN /opt/venv/bin/pip wheel --wheel-dir /wheels . -r requirements.txt \
+ && /opt/venv/bin/pip install --no-index --find-links /wheels prod-entry -r requirements.txt \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools
+
+# --- runtime: the virtualenv and the project, no compilers, no pip cache, a non-root user ---------------------
+FROM ${BASE_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8000 \
+    DJANGO_SETTINGS_MODULE=example.settings
+# Home is /tmp, the one directory that stays writable with a read-only root filesystem (gunicorn puts its
+# control socket under $HOME).
+RUN useradd --system --no-log-init --uid 10001 --user-group --home-dir /tmp --no-create-home \
+    --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# your project: its source (owned by root, so the app cannot rewrite its own code).
+COPY example/ ./
+# Bytecode compiled once at build time: the root filesystem may be read-only at run time.
+RUN python -m compileall -q /app
+USER 10001:10001
+EXPOSE 8000
+# prod-entry is the init (PID 1): it forwards TERM to the server, reaps orphans and exits with its status.
+STOPSIGNAL SIGTERM
+# Checks the web process (PROD_ENTRY_HEALTHCHECK_URL, default "/"); a worker container overrides it with
+# `prod-entry healthcheck worker --file ... --max-age ...`, as docker-compose.yml does.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["prod-entry", "healthcheck"]
+ENTRYPOINT ["prod-entry"]
+# your project: the default process (`web` is gunicorn serving WSGI_APPLICATION on 0.0.0.0:$PORT).
+CMD ["web"]

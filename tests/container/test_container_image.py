@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from container_support import Docker
 from support import describe, free_port, http_get, wait_until
 
-PID1_MISSING = ("waits for the PID-1 supervisor (issue 4, PROD_ENTRY_INIT=auto: prod-entry stays PID 1 and forks "
-                "the server), not on main yet")
 
 # Every process in the container: pid -> (ppid, argv), read from /proc inside it.
 PS = ("import json, os\n"
@@ -91,7 +88,6 @@ def test_serves_with_a_read_only_root_filesystem(docker: Docker, image: str) -> 
     docker.remove(name)
 
 
-@pytest.mark.xfail(strict=True, reason=PID1_MISSING)
 def test_pid1_is_prod_entry_with_gunicorn_as_its_child(docker: Docker, image: str) -> None:
     name, _ = serving(docker, image)
     procs = processes(docker, name)

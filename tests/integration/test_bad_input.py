@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLE, base_env, describe, example_env, run
+from support import EXAMPLE, base_env, describe, run
 
 # (id, environment, argv, exit code, text the one line must contain)
 CASES = [

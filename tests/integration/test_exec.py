@@ -4,14 +4,14 @@ PID), append extra words, fail with 126/127 and one clear line, and reset the si
 from __future__ import annotations
 
 import json
-import os
 import signal
-import stat
 
 import pytest
 
-from support import (EXAMPLE, PROD_ENTRY, Reader, base_env, cmdline, describe, example_env, free_port, http_get, output_of,
-                     proc_status, run, spawn, wait_http, wait_until)
+from entrypoint.manager import ManagedProcess
+
+from support import (EXAMPLE, PROD_ENTRY, Reader, base_env, cmdline, describe, example_env, http_get,
+                     proc_status, run, spawn, wait_until)
 
 
 def test_sh_prints_prod_entrys_own_pid():
@@ -89,28 +89,24 @@ def test_sigpipe_kills_the_program_like_a_shell_would():
 
 
 def test_gunicorn_replaces_prod_entry_and_serves():
-    port = free_port()
-    with spawn([], example_env(PORT=str(port)), cwd=EXAMPLE) as proc:
-        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc) == (200, "ok\n")
-        words = cmdline(proc.pid)
+    with ManagedProcess("web", env=example_env(), cwd=EXAMPLE, health_path="/healthz", launcher=[PROD_ENTRY]) as web:
+        assert http_get(web.url + "/healthz") == (200, "ok\n")
+        # The PID that ran prod-entry is now gunicorn's master: exec, not a child.
+        words = cmdline(web.pid)
         assert any(w.endswith("gunicorn") for w in words[:2]) and "example.wsgi:application" in words, words
-        status, body = http_get(f"http://127.0.0.1:{port}/whoami")
-        assert status == 200 and psutil_parent(json.loads(body)["pid"]) == proc.pid
-
-
-def psutil_parent(pid: int) -> int:
-    return int(proc_status(pid)["PPid"])
+        status, body = http_get(web.url + "/whoami")
+        assert status == 200 and int(proc_status(json.loads(body)["pid"])["PPid"]) == web.pid, body
 
 
 def test_uvicorn_replaces_prod_entry_and_serves():
-    port = free_port()
-    env = example_env(PORT=str(port), PROD_ENTRY_PROCESS_WEB="uvicorn")
-    with spawn(["web", "--log-level", "warning"], env, cwd=EXAMPLE) as proc:
-        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc) == (200, "ok\n")
-        words = cmdline(proc.pid)
+    env = example_env(PROD_ENTRY_PROCESS_WEB="uvicorn")
+    with ManagedProcess("web", ["--log-level", "warning"], env=env, cwd=EXAMPLE, health_path="/healthz",
+                        launcher=[PROD_ENTRY]) as web:
+        assert http_get(web.url + "/healthz") == (200, "ok\n")
+        words = cmdline(web.pid)
         # With worker warmup on, uvicorn serves prod-entry's wrapper around the real app (named in its env).
         assert any(w.endswith("uvicorn") for w in words[:2]) and "entrypoint.uvicorn_app:app" in words, words
-        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+        with open(f"/proc/{web.pid}/environ", "rb") as f:
             assert b"PROD_ENTRY_UVICORN_APP=example.asgi:application" in f.read().split(b"\0")
         assert words[-2:] == ["--log-level", "warning"], words
 

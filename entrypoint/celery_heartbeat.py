@@ -35,7 +35,10 @@ def install(path: str | None = None, interval: float | None = None) -> None:
     from celery import signals
 
     where = path or heartbeat_file()
-    every = interval or float(os.environ.get("PROD_ENTRY_HEARTBEAT_INTERVAL") or DEFAULT_INTERVAL)
+    from entrypoint.health import seconds
+
+    # Validated (a positive number): 0 would make Celery's timer spin, text would fail inside the worker.
+    every = interval or seconds(None, os.environ, "HEARTBEAT_INTERVAL", DEFAULT_INTERVAL)
 
     def ready(sender: Any = None, **kwargs: Any) -> None:
         touch(where)

@@ -106,11 +106,11 @@ def list_command(traceback: bool) -> None:
 @click.pass_obj
 def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> None:
     """Print the argv NAME would exec and where each part came from, secrets masked."""
-    from entrypoint.secrets import redactor
+    from entrypoint.secrets import word_redactor
 
     def show() -> None:
         resolved = run.resolve(name, extra)
-        redact = redactor(resolved.environment.values)
+        redact = word_redactor(resolved.environment.values)
         if resolved.process is None:
             click.echo(f"process: none ({resolved.name!r} would be exec'd from PATH as it is)")
         else:
@@ -144,8 +144,7 @@ def check_command(traceback: bool, name: str | None) -> None:
         resolved = run.resolve(name)
         env = resolved.environment.values
         logger = log.from_env(env, resolved.name, redactor(env))
-        for key in resolved.environment.dotenv_keys:
-            os.environ.setdefault(key, env[key])
+        resolved.environment.export()
         # No port check: a check runs beside the server (CI, an init container), not in its place.
         warmup.before_exec(resolved.process, env, resolved.launch, logger.info, port_check=False)
         click.echo(f"{resolved.name}: ok")

@@ -53,10 +53,11 @@ class Environment(NamedTuple):
             return f"file {var}_FILE"
         return f".env {var}" if var in self.dotenv_keys else f"env {var}"
 
-    @property
-    def added(self) -> dict[str, str]:
-        """Variables the real environment lacks (from .env or X_FILE): the exec'd program must see them."""
-        return {key: self.values[key] for key in self.dotenv_keys | self.file_keys}
+    def export(self) -> None:
+        """Put the variables the real environment lacks (from .env or X_FILE) into os.environ: the app loaded
+        for warmup and the exec'd program must see them. The real environment still wins."""
+        for key in self.dotenv_keys | self.file_keys:
+            os.environ.setdefault(key, self.values[key])
 
 
 class Process(NamedTuple):
@@ -94,19 +95,19 @@ def read_secret_files(values: dict[str, str]) -> frozenset[str]:
     """The Docker/Kubernetes secrets convention: for X_FILE with X unset, X is read from that file (one
     trailing newline stripped). Updates `values`; returns the names it set.
 
-    Applies where X looks like a secret (is_secret_name) or a connection string (`*_URL`, `*_DSN`), plus the
-    names listed in PROD_ENTRY_SECRET_FILES (comma-separated; `0` turns the convention off). Not to every
-    X_FILE: environments are full of `*_FILE` paths that are no secrets (SSL_CERT_FILE, TF_CLI_CONFIG_FILE,
-    LOG_FILE) and may not exist yet; reading them would break start-up or waste memory."""
-    from entrypoint.secrets import is_secret_name
-
+    Applies where X names a password or secret (PASSWORD, PASSWD, SECRET) or a connection string (`*_URL`,
+    `*_DSN`), plus the names listed in PROD_ENTRY_SECRET_FILES (comma-separated; `0` turns the convention
+    off). Not to every X_FILE: environments are full of `*_FILE` paths that other programs read themselves
+    and that may not exist yet (SSL_CERT_FILE, SSL_KEY_FILE, AWS_WEB_IDENTITY_TOKEN_FILE on every EKS pod,
+    TF_CLI_CONFIG_FILE); copying or demanding them would break start-up."""
     listed = values.get("PROD_ENTRY_SECRET_FILES", "")
     if listed.strip() == "0":
         return frozenset()
     extra = {name.strip() for name in listed.split(",") if name.strip()}
 
     def applies(target: str) -> bool:
-        return target in extra or is_secret_name(target) or target.endswith(("_URL", "_DSN"))
+        return target in extra or target.endswith(("_URL", "_DSN")) or \
+            any(word in target.upper() for word in ("PASSWORD", "PASSWD", "SECRET"))
 
     found = set()
     for var, path in sorted(values.items()):
@@ -142,8 +143,12 @@ def read_env_file(path: str) -> dict[str, str]:
         with open(path, encoding="utf-8") as stream:
             for binding in parse_stream(stream):
                 if binding.error:
-                    raise ConfigError(f"{path} line {binding.original.line}: cannot parse "
-                                      f"{binding.original.string.strip()[:40]!r}: write KEY=value")
+                    # Name the line and at most what looks like its key: the rest may be a secret.
+                    key = binding.original.string.split("=", 1)[0].strip()[:40]
+                    shown = f" (starting {key!r})" if "=" in binding.original.string and key.isidentifier() \
+                        else ""
+                    raise ConfigError(f"{path} line {binding.original.line}: cannot parse it{shown}: "
+                                      "write KEY=value")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the .env file ({exc.strerror}): fix its permissions or set "
                           "PROD_ENTRY_ENV_FILE to another file") from None

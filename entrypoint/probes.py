@@ -70,15 +70,17 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     if "-h" in args or "--help" in args:
         print(USAGE)
         return 0
+    from entrypoint.secrets import redactor
+
+    # A URL given with --url or in PROD_ENTRY_HEALTHCHECK_URL may carry credentials: mask every line.
+    redact = redactor(environ)
     try:
-        print(probe(args, environ))
+        print(redact(probe(args, environ)))
         return 0
     except Unhealthy as exc:
-        print(f"prod-entry: unhealthy: {exc}", file=sys.stderr)
+        print(redact(f"prod-entry: unhealthy: {exc}"), file=sys.stderr)
     except Exception as exc:  # a ConfigError, or anything else: a probe answers 1, never 2 or a traceback
-        from entrypoint.secrets import redactor
-
-        print(redactor(environ)(f"prod-entry: unhealthy: {exc}"), file=sys.stderr)
+        print(redact(f"prod-entry: unhealthy: {exc}"), file=sys.stderr)
     return 1
 
 
@@ -107,12 +109,13 @@ def heartbeat(path: str, max_age: float) -> str:
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
-    from entrypoint import config, health, state
+    from entrypoint import config, health, prodserver, state
     from entrypoint.backends import WEB, WORKER, plan
 
     environment = config.load_environment(environ)
+    environment.export()  # Django settings, if read, take the .env file's variables from os.environ
     env = environment.values
-    processes = config.processes(environment)
+    processes = prodserver.processes(environment)
     selected = config.selected_name(env, name)
     process = processes.get(selected)
     if process is None and "--url" not in options:
@@ -168,8 +171,6 @@ def request_host(process: object, env: Mapping[str, str]) -> str:
         return health.SAFE_HOST
     from entrypoint.django_settings import settings_module
 
-    for key, value in env.items():  # settings read the .env file's variables from os.environ
-        os.environ.setdefault(key, value)
     try:
         return health.host_from_allowed_hosts(getattr(settings_module(env, "the Host"), "ALLOWED_HOSTS", None))
     except Exception:

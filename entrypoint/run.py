@@ -66,9 +66,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
         logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
                        "the file is read): set it in the container's environment instead")
-    # The program must see the .env and X_FILE variables too; the real environment still wins.
-    for key, value in resolved.environment.added.items():
-        os.environ.setdefault(key, value)
+    resolved.environment.export()
     # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
     privileges.drop(env)
@@ -81,7 +79,8 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
 def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:
     """Run `action`, turning an EntrypointError into one log line and its exit status. Any other exception
     is a bug in prod-entry: exit 1, with the traceback only when asked for (--traceback, PROD_ENTRY_DEBUG=1)."""
-    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "") not in ("", "0")
+    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", "0", "false", "no",
+                                                                                         "off")
     try:
         action()
         return 0

@@ -14,7 +14,7 @@ SECRET_NAME_PARTS = ("PASSWORD", "PASSWD", "PASS", "SECRET", "TOKEN", "KEY", "CR
 # The password in scheme://user:password@host, as found in DSNs and broker URLs.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<password>[^@/?#\s]+)(?=@)")
 
-# Values this short would mask innocent text everywhere; they are still masked in `show`.
+# Values this short would mask innocent text everywhere; `show` still masks them as whole words.
 _MIN_SCAN_LENGTH = 4
 
 
@@ -52,6 +52,18 @@ def redactor(env: Mapping[str, str]) -> Callable[[str], str]:
     return redact
 
 
-def mask_value(name: str, value: str) -> str:
-    """How `show` prints one variable."""
-    return MASK if is_secret_name(name) and value else mask_urls(value)
+def word_redactor(env: Mapping[str, str]) -> Callable[[str], str]:
+    """For `show`, which prints argv word by word: `redactor`, and also a word that is, or ends in `=` and, a
+    secret too short for `redactor` to scan for (`--password=abc`)."""
+    redact = redactor(env)
+    short = [v for v in secret_values(env) if len(v) < _MIN_SCAN_LENGTH]
+
+    def redact_word(word: str) -> str:
+        for value in short:
+            if word == value:
+                return MASK
+            if word.endswith("=" + value):
+                return word[: -len(value)] + MASK
+        return redact(word)
+
+    return redact_word

@@ -123,15 +123,16 @@ def parse_exit_remap(raw: str) -> dict[int, int]:
 def start() -> None:
     """The first thing the console script does. Returns in the process that goes on to exec the program: this
     one when there is nothing to supervise, the forked child otherwise. The supervisor never returns."""
+    # `healthcheck` outside PID 1 is a probe run by `docker exec` every few seconds: it execs nothing, so
+    # there is nothing to supervise even in `always` mode.
+    probe = sys.argv[1:2] == ["healthcheck"]
     try:
         settings = Settings(os.environ)
     except ConfigError as exc:
         log.from_env(os.environ).error(str(exc))
-        sys.exit(exc.exit_code)
+        # Docker reserves a HEALTHCHECK's exit 2: a probe answers 1 (unhealthy) for any failure.
+        sys.exit(1 if probe else exc.exit_code)
     pid1 = os.getpid() == 1
-    # `healthcheck` outside PID 1 is a probe run by `docker exec` every few seconds: it execs nothing, so
-    # there is nothing to supervise even in `always` mode.
-    probe = sys.argv[1:2] == ["healthcheck"]
     if settings.mode == "never" or (not pid1 and (settings.mode == "auto" or probe)):
         if pid1:
             settings.log.warning("PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "

@@ -89,14 +89,18 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
 
     started = time.monotonic()
     read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _child(plan, write_end)
-    os.close(write_end)
     current, final, buffer = "loading the app", None, b""
-    try:
-        with stoppable("warmup"):
+    # The TERM/INT handlers go in before the fork: a TERM in between must not orphan a child with no deadline.
+    with stoppable("warmup"):
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            try:
+                os.close(read_end)
+                _child(plan, write_end)
+            finally:
+                os._exit(3)  # whatever escaped _child, the child never runs the parent's code
+        os.close(write_end)
+        try:
             deadline = started + plan.timeout
             while True:
                 left = deadline - time.monotonic()
@@ -117,11 +121,11 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
                         current = message["doing"]
                     else:
                         final = message
-    finally:
-        os.close(read_end)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        status = os.waitpid(pid, 0)[1]
+        finally:
+            os.close(read_end)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            status = os.waitpid(pid, 0)[1]
     if final is None:
         raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
     if "error" in final:

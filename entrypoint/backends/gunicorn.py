@@ -9,6 +9,7 @@ from entrypoint import argv
 from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, split_bind, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
+from entrypoint.errors import ConfigError
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -16,7 +17,11 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     app_origin = process.origins.get("app", "DJANGO_SETTINGS_MODULE WSGI_APPLICATION")
     given = user_words(process) + extra_words(extra)
     # GUNICORN_CMD_ARGS is gunicorn's own; a bind there must not be overridden by ours.
-    texts = [w.text for w in given] + shlex.split(env.get("GUNICORN_CMD_ARGS", ""))
+    try:
+        texts = [w.text for w in given] + shlex.split(env.get("GUNICORN_CMD_ARGS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"GUNICORN_CMD_ARGS cannot be split like a command line ({exc}): fix its quoting") \
+            from None
     defaults = []
     if not argv.mentions(texts, "--bind", "-b"):
         defaults.append(Word(f"--bind=0.0.0.0:{port(env)}", "default (0.0.0.0 and PORT, else 8000)"))

@@ -60,8 +60,8 @@ CASES = [
     ("env file not utf-8", {"PROD_ENTRY_ENV_FILE": "{binary_env}"}, ["command", "true"], 2, "is not UTF-8"),
     ("secret file missing", {"DB_PASSWORD_FILE": "/run/secrets/nope"}, ["command", "true"], 2,
      "DB_PASSWORD_FILE=/run/secrets/nope: no such file"),
-    ("secret file unreadable (a directory)", {"API_TOKEN_FILE": "/"}, ["command", "true"], 2,
-     "API_TOKEN_FILE=/: cannot read the file"),
+    ("secret file unreadable (a directory)", {"API_SECRET_FILE": "/"}, ["command", "true"], 2,
+     "API_SECRET_FILE=/: cannot read the file"),
     ("secret and secret file both set", {"DB_PASSWORD": "x", "DB_PASSWORD_FILE": "{secret}"}, ["command", "true"],
      2, "DB_PASSWORD and DB_PASSWORD_FILE are both set"),
     ("secret file empty name", {"DB_PASSWORD_FILE": ""}, ["command", "true"], 2, "DB_PASSWORD_FILE is empty"),
@@ -76,6 +76,9 @@ CASES = [
     ("dramatiq without app", {"PROD_ENTRY_PROCESS_DQ": "dramatiq"}, ["dq"], 2,
      "PROD_ENTRY_PROCESS_DQ_APP is not set"),
     ("command without program", {}, ["command"], 2, "process 'command' has nothing to run"),
+    ("GUNICORN_CMD_ARGS unbalanced quote", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                            "GUNICORN_CMD_ARGS": "--name 'x"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS cannot be split"),
 ]
 
 
@@ -116,7 +119,7 @@ def test_at_least_thirty_cases():
 def test_secret_file_is_read_and_reaches_the_program(tmp_path):
     secret = tmp_path / "token"
     secret.write_text("tok-from-file\n")
-    proc = run(["sh", "-c", 'printf "%s|" "$API_TOKEN"'], base_env(API_TOKEN_FILE=str(secret)))
+    proc = run(["sh", "-c", 'printf "%s|" "$API_SECRET"'], base_env(API_SECRET_FILE=str(secret)))
     assert proc.stdout == "tok-from-file|", describe(proc)
 
 

@@ -170,6 +170,8 @@ def test_debug_shows_the_traceback():
     assert proc.returncode == 2 and "Traceback" in proc.stderr, describe(proc)
     proc = run(["--traceback", "web"], base_env(PROD_ENTRY_PROCESS_WEB="gunicron"))
     assert proc.returncode == 2 and "Traceback" in proc.stderr, describe(proc)
+    proc = run(["web"], base_env(PROD_ENTRY_PROCESS_WEB="gunicron", PROD_ENTRY_DEBUG="false"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, describe(proc)
 
 
 def test_json_logs():

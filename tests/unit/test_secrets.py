@@ -20,6 +20,7 @@ def test_redactor_masks_values_anywhere():
     assert "tok-123456" not in text and "dbpass99" not in text and "8000" in text
 
 
-def test_mask_value():
-    assert secrets.mask_value("SECRET_KEY", "abc") == "****"
-    assert secrets.mask_value("URL", "https://u:p@h") == "https://u:****@h"
+def test_word_redactor_masks_short_secrets_as_whole_words():
+    redact = secrets.word_redactor({"DB_PASS": "abc", "API_TOKEN": "tok-123456", "PORT": "80"})
+    assert [redact(w) for w in ["abc", "--password=abc", "abcdef", "--t=tok-123456", "80"]] == \
+        ["****", "--password=****", "abcdef", "--t=****", "80"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from entrypoint import units
 from entrypoint.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -104,11 +105,8 @@ def seconds(process: Process | None, env: Mapping[str, str], key: str, default: 
     text = get(process, env, key)
     if text is None or not text.strip():
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
+    value = units.seconds(text)
+    if value is None:
         raise ConfigError(f"{setting_name(process, key)}={text!r} is not a number of seconds: write e.g. 30")
     return value
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+
+TYPE_CHECKING = False  # not typing's: the PID-1 supervisor imports this module and must stay small
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+FORMATS = ("text", "json")
 
 
 class Logger:
@@ -55,11 +59,14 @@ class Logger:
         self.emit("error", message)
 
 
+def _settings(env: Mapping[str, str]) -> tuple[str, str]:
+    return env.get("PROD_ENTRY_LOG_FORMAT", "text").lower(), env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
+
+
 def settings_error(env: Mapping[str, str]) -> str | None:
     """The message for a bad PROD_ENTRY_LOG_* value, or None."""
-    fmt = env.get("PROD_ENTRY_LOG_FORMAT", "text").lower()
-    level = env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
-    if fmt not in ("text", "json"):
+    fmt, level = _settings(env)
+    if fmt not in FORMATS:
         return f"PROD_ENTRY_LOG_FORMAT={fmt!r} is not a log format: use text or json"
     if level not in LEVELS:
         return f"PROD_ENTRY_LOG_LEVEL={level!r} is not a log level: use one of {', '.join(LEVELS)}"
@@ -70,6 +77,5 @@ def from_env(env: Mapping[str, str] = os.environ, process: str | None = None,
              redact: Callable[[str], str] = lambda text: text) -> Logger:
     """A logger configured from PROD_ENTRY_LOG_FORMAT / PROD_ENTRY_LOG_LEVEL (bad values fall back to the
     defaults here; `settings_error` reports them)."""
-    fmt = env.get("PROD_ENTRY_LOG_FORMAT", "text").lower()
-    level = env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
-    return Logger(fmt if fmt in ("text", "json") else "text", level if level in LEVELS else "info", process, redact)
+    fmt, level = _settings(env)
+    return Logger(fmt if fmt in FORMATS else "text", level if level in LEVELS else "info", process, redact)

@@ -57,11 +57,10 @@ def parse(args: Sequence[str]) -> tuple[str | None, dict[str, str]]:
 
 
 def number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
+    from entrypoint.units import seconds
+
+    value = seconds(text)
+    if value is None:
         raise Unhealthy(f"healthcheck: {what}={text!r} is not a number of seconds")
     return value
 

@@ -16,6 +16,7 @@ import sys
 import time
 
 from entrypoint import log, state
+from entrypoint.units import seconds
 from entrypoint.errors import ConfigError
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
@@ -68,11 +69,8 @@ def parse_seconds(environ: Mapping[str, str], var: str) -> float | None:
     raw = environ.get(var, "").strip()
     if not raw:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
+    value = seconds(raw, zero=True)
+    if value is None:
         raise ConfigError(f"{var}={raw!r} is not a number of seconds: use a number like 5 or 2.5")
     return value
 

@@ -9,7 +9,6 @@ exec), in a session of its own so that stop() can reach every process it forked.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import socket
@@ -31,18 +30,14 @@ class ManagerError(Exception):
 
 
 def address_in_use(host: str, port: int) -> bool:
-    """Whether a server could not listen on (host, port) now. Binds the way servers do (SO_REUSEADDR), so a
-    port held only by connections in TIME_WAIT counts as free."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return True
-            raise ManagerError(f"cannot check {host}:{port}: {exc.strerror}") from None
-    return False
+    """Whether a server could not listen on (host, port) now (a port held only by connections in TIME_WAIT
+    counts as free). The check prod-entry itself makes before it starts a server."""
+    from entrypoint import waitfor
+
+    try:
+        return waitfor.address_in_use(host, port)
+    except OSError as exc:
+        raise ManagerError(f"cannot check {host}:{port}: {exc.strerror or exc}") from None
 
 
 def address_free_check(host: str, port: int) -> None:

@@ -81,16 +81,10 @@ def wait(process: Process | None, env: Mapping[str, str], log: Callable[[str], N
         sleep(min(0.5, max(0.0, started + timeout - now)))
 
 
-def check_port_free(bind: tuple[str, int] | None, what: str) -> None:
-    """Raise ConfigError if another process already listens on `bind`. Binds with SO_REUSEADDR, as the servers
-    do, so a socket left in TIME_WAIT by a previous run is not taken for a listener."""
-    if bind is None:
-        return
-    host, port = bind
-    try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror:
-        return  # the server will report an unknown host in its own words
+def address_in_use(host: str, port: int) -> bool:
+    """Whether a server could not listen on (host, port) now. Binds with SO_REUSEADDR, as the servers do, so a
+    socket left in TIME_WAIT by a previous run is not taken for a listener. Other failures raise OSError."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -98,5 +92,20 @@ def check_port_free(bind: tuple[str, int] | None, what: str) -> None:
             sock.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(f"{host}:{port} is already in use by another process: stop it, or move this "
-                                  f"server with {what}") from None
+                return True
+            raise
+    return False
+
+
+def check_port_free(bind: tuple[str, int] | None, what: str) -> None:
+    """Raise ConfigError if another process already listens on `bind` (servermgr's address_free_check)."""
+    if bind is None:
+        return
+    host, port = bind
+    try:
+        taken = address_in_use(host, port)
+    except OSError:
+        return  # an unknown host or an address not ours: the server will say so in its own words
+    if taken:
+        raise ConfigError(f"{host}:{port} is already in use by another process: stop it, or move this server "
+                          f"with {what}")

@@ -32,7 +32,12 @@ Settings:
                                    PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one)
   PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck
   PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
+  PROD_ENTRY_PORT_CHECK=0          skip the check that the web bind address is free
   (all warmup/probe settings: see the README, "Warmup and probes")
+  PROD_ENTRY_USER                  name, uid, name:group or uid:gid to drop to (as root)
+  PROD_ENTRY_SECRET_FILES          more X whose X_FILE is read (0: none); by default
+                                   *PASSWORD*, *SECRET*, *_URL, *_DSN
+  PROD_ENTRY_CHECK_DEPLOY=1        Django's check --deploy before a web process starts
 \b
 As PID 1 (read from the real environment only, never from .env):
   PROD_ENTRY_INIT                  auto (supervise only as PID 1, default), always, never

@@ -60,7 +60,7 @@ ConfigMap and the migrate hook Job (which runs before the ConfigMap exists) cann
 {{- $_ := set $env (printf "%s_APP" $var) $process.app }}
 {{- end }}
 {{- end }}
-{{- /* prod-entry reads X from X_FILE for *PASSWORD*/*SECRET* names and *_URL/*_DSN; name the rest explicitly. */}}
+{{- /* prod-entry reads X from X_FILE for names with PASSWORD or SECRET and for *_URL, *_DSN; name the rest explicitly. */}}
 {{- $fileNames := list }}
 {{- range .Values.secretFiles }}
 {{- $fileNames = append $fileNames .name }}

@@ -57,7 +57,9 @@ def write(text: str) -> None:
     would fail again and turn the exit status into 120. Losing a log line must never change what we do."""
     try:
         fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # replaced by an object without a descriptor
+    except (AttributeError, OSError, ValueError):  # replaced by an object without a descriptor (Celery's)
+        fd = None
+    if not isinstance(fd, int):
         fd = None
     try:
         sys.stderr.flush()  # what print() left there goes first

@@ -104,7 +104,7 @@ CRASHES = [
     ([sys.executable, "-c", "import os; os.abort()"], 134),
     (["/no/such/program"], 127),
     ([str(ROOT / "README.md")], 126),  # exists, not executable
-    (["sh", "-c", "sleep 0.05 & exit 9"], 9),  # exits with a child still running: the supervisor waits for it
+    (["sh", "-c", "sleep 5 & exit 9"], 9),  # leaves a child running: the supervisor TERMs it, reaps it, exits 9
 ]
 
 

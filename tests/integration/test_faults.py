@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -49,11 +48,11 @@ def require_mounts() -> None:
 
 
 @pytest.fixture
-def fault_dir(tmp_path: Path) -> Iterator[Path]:
+def fault_dir(tmp_path: Path) -> Path:
     require_mounts()
     path = tmp_path / "fault"
     path.mkdir()
-    yield path
+    return path
 
 
 def under_fault(fault: str, fault_dir: Path, argv: list[str], pid_namespace: bool) -> list[str]:

@@ -18,6 +18,7 @@ import contextlib
 import os
 from typing import Any
 
+from entrypoint import log
 from entrypoint.state import heartbeat_file
 
 DEFAULT_INTERVAL = 10.0
@@ -30,6 +31,29 @@ def touch(path: str) -> None:
     os.utime(path)
 
 
+class Heartbeat:
+    """Touches the file; a failure (disk full, read-only filesystem) is one clear log line, never an exception
+    into Celery's timer, and the timer keeps trying, so the heartbeat comes back when the disk does."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.failing = False  # report a failure once, not every interval
+
+    def __call__(self) -> None:
+        try:
+            touch(self.path)
+        except OSError as exc:
+            if not self.failing:
+                log.from_env().error(f"cannot touch the heartbeat file {self.path} ({exc.strerror}): "
+                                     "`prod-entry healthcheck worker` will find it stale; free the disk or set "
+                                     "PROD_ENTRY_HEARTBEAT_FILE to a writable path")
+            self.failing = True
+        else:
+            if self.failing:
+                log.from_env().info(f"the heartbeat file {self.path} is written again")
+            self.failing = False
+
+
 def install(path: str | None = None, interval: float | None = None) -> None:
     """Connect the heartbeat to Celery's worker_ready and worker_shutdown signals (idempotent)."""
     from celery import signals
@@ -40,12 +64,14 @@ def install(path: str | None = None, interval: float | None = None) -> None:
     # Validated (a positive number): 0 would make Celery's timer spin, text would fail inside the worker.
     every = interval or seconds(None, os.environ, "HEARTBEAT_INTERVAL", DEFAULT_INTERVAL)
 
+    beat = Heartbeat(where)
+
     def ready(sender: Any = None, **kwargs: Any) -> None:
-        touch(where)
-        sender.timer.call_repeatedly(every, touch, (where,))
+        beat()
+        sender.timer.call_repeatedly(every, beat)
 
     def shutdown(sender: Any = None, **kwargs: Any) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or on a read-only filesystem
             os.remove(where)
 
     signals.worker_ready.connect(ready, weak=False, dispatch_uid="prod-entry-heartbeat-ready")

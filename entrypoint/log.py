@@ -40,11 +40,7 @@ class Logger:
             line = json.dumps({"time": stamp, "level": level, "message": message, "process": self.process})
         else:
             line = f"prod-entry: {message}" if level in ("debug", "info") else f"prod-entry: {level}: {message}"
-        try:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass  # stderr closed or full: losing a log line must never stop the process
+        write(line + "\n")
 
     def debug(self, message: str) -> None:
         self.emit("debug", message)
@@ -61,6 +57,27 @@ class Logger:
 
 def _settings(env: Mapping[str, str]) -> tuple[str, str]:
     return env.get("PROD_ENTRY_LOG_FORMAT", "text").lower(), env.get("PROD_ENTRY_LOG_LEVEL", "info").lower()
+
+
+def write(text: str) -> None:
+    """One line to stderr, straight to its file descriptor: a write that fails (stderr closed, or a file on a
+    full disk) is lost whole. Through sys.stderr it would stay in the buffer, and Python's final flush at exit
+    would fail again and turn the exit status into 120. Losing a log line must never change what we do."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an object without a descriptor (Celery's)
+        fd = None
+    if not isinstance(fd, int):
+        fd = None
+    try:
+        sys.stderr.flush()  # what print() left there goes first
+        if fd is None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        else:
+            os.write(fd, text.encode("utf-8", "backslashreplace"))
+    except (AttributeError, OSError, ValueError):  # no stderr at all (None) is the same loss
+        pass
 
 
 def settings_error(env: Mapping[str, str]) -> str | None:

@@ -8,7 +8,6 @@ It runs every few seconds in every container, so it imports neither click nor Dj
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 # Not `from typing import TYPE_CHECKING`: importing typing costs a probe more than all the rest. Type
@@ -76,10 +75,10 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     try:
         print(redact(probe(args, environ)))
         return 0
-    except Unhealthy as exc:
-        print(redact(f"prod-entry: unhealthy: {exc}"), file=sys.stderr)
-    except Exception as exc:  # a ConfigError, or anything else: a probe answers 1, never 2 or a traceback
-        print(redact(f"prod-entry: unhealthy: {exc}"), file=sys.stderr)
+    except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
+        from entrypoint.log import write
+
+        write(redact(f"prod-entry: unhealthy: {exc}") + "\n")  # a full stderr must not turn 1 into 120
     return 1
 
 

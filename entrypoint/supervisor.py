@@ -324,13 +324,19 @@ class Supervisor:
         path = self.settings.draining_file
         try:
             os.makedirs(self.settings.state_dir, exist_ok=True)
-            with open(path, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            self.marker = path
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
             self.settings.log.warning(f"cannot write the draining marker {path} ({exc.strerror}): health "
                                       "checks will not see the shutdown delay; set PROD_ENTRY_STATE_DIR to "
                                       "a writable directory")
+            return
+        self.marker = path  # health checks look only for the file: the pid in it is a courtesy
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # a full disk takes the pid, not the marker
+        finally:
+            os.close(fd)
 
     def reap(self) -> bool:
         """Collect every exited child (one SIGCHLD may stand for many). Returns whether children remain."""

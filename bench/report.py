@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def markdown(results: dict[str, Any]) -> str:
         ratio = figure["ratios"][0] if figure.get("ratios") else None
         ratio_text = f"{number(ratio['value'])}× ({ratio['name']})" if ratio else ""
         verdict = VERDICTS[figure["verdict"]]
-        if figure.get("detail"):
+        if figure["verdict"] == "error":
+            verdict += ": " + figure["error"].strip().splitlines()[-1][:160]
+        elif figure["detail"]:
             verdict += f": {figure['detail']}"
         lines.append(f"| {figure['id']} | {figure['title']} | {headline(figure)} | {ratio_text} | "
                      f"{figure['goal']} | {verdict} |")
@@ -95,7 +98,7 @@ def plot(figure: dict[str, Any], path: Path) -> None:
             box.set_facecolor(color)
     ax.invert_yaxis()  # prod-entry (listed first) on top
     ax.set_xlabel(figure["unit"])
-    ax.set_title(f"{figure['id']}. {figure['title']}", fontsize=10)
+    ax.set_title(textwrap.fill(f"{figure['id']}. {figure['title']}", 80), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

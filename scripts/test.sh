@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: redis-server (celery worker tests), util-linux (unshare), procps, and Debian's own
 # Python with venv: the tests drop privileges to other users, who must be able to run the interpreter
-# (a pyenv Python under /root is unreadable to them, as it would never be in a container).
-APT_PACKAGES=(redis-server util-linux procps python3 python3-venv)
+# (a pyenv Python under /root is unreadable to them, as it would never be in a container). tini and curl:
+# the peers of the bench's smoke run (tests/integration/test_bench_smoke.py).
+APT_PACKAGES=(redis-server util-linux procps python3 python3-venv tini curl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 from entrypoint import argv
@@ -170,8 +170,9 @@ def builtin_processes(env: Mapping[str, str]) -> dict[str, str]:
     return builtins
 
 
-def processes(environment: Environment) -> dict[str, Process]:
-    """Every defined and built-in process, by lower-case name."""
+def processes(environment: Environment, defined_elsewhere: Collection[str] = ()) -> dict[str, Process]:
+    """Every defined and built-in process, by lower-case name. Names in `defined_elsewhere` (Django settings)
+    may take _ARGS / _APP / setting variables without a backend variable; they come back with backend ""."""
     env = environment.values
     found: dict[str, dict[str | None, str]] = {}
     seen_as: dict[tuple[str, str | None], str] = {}
@@ -184,7 +185,7 @@ def processes(environment: Environment) -> dict[str, Process]:
                               "names are case-insensitive, keep one")
         seen_as[name, attribute] = var
         found.setdefault(name, {})[attribute] = var
-    builtins = builtin_processes(env)
+    builtins = {name: "" for name in defined_elsewhere} | builtin_processes(env)
     result: dict[str, Process] = {}
     for name, variables in found.items():
         if name in RESERVED_NAMES:
@@ -196,7 +197,8 @@ def processes(environment: Environment) -> dict[str, Process]:
                               f"(e.g. {PREFIX}{name.upper()}=gunicorn) or remove {var}")
         result[name] = _process(name, variables, environment, builtins.get(name))
     for name, backend in builtins.items():
-        result.setdefault(name, _process(name, {}, environment, backend))
+        if backend:
+            result.setdefault(name, _process(name, {}, environment, backend))
     return result
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, log, privileges
+from entrypoint import config, deploy_check, log, privileges, prodserver
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -28,7 +28,7 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
-    return environment, config.processes(environment)
+    return environment, prodserver.processes(environment)
 
 
 def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> Resolved:
@@ -67,6 +67,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
     privileges.drop(env)
+    deploy_check.check_deploy(resolved, logger)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 

@@ -39,7 +39,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def example_env(**extra: str) -> dict[str, str]:
     """The environment for the example project (run with cwd=EXAMPLE)."""
-    return base_env(DJANGO_SETTINGS_MODULE="example.settings", **extra)
+    return base_env(**{"DJANGO_SETTINGS_MODULE": "example.settings", **extra})
 
 
 def describe(proc: subprocess.CompletedProcess) -> str:

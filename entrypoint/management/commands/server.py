@@ -1,0 +1,7 @@
+from entrypoint.backends import WEB
+from entrypoint.management.process_command import ProcessCommand
+
+
+class Command(ProcessCommand):
+    help = "Run a web server process (gunicorn, uvicorn, ...) the way `prod-entry NAME` does: exec, warmup."
+    kind = WEB

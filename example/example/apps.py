@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ExampleConfig(AppConfig):
+    name = "example"
+
+    def ready(self) -> None:
+        from example import checks  # noqa: F401  (registers the deploy check)

@@ -1,0 +1,99 @@
+"""The argv prod-entry builds from a django-prodserver definition, side by side with the argv django-prodserver
+3.0 itself builds (its backends' `prep_server_args()`, what it hands to gunicorn, uvicorn, celery, call_command).
+Same where django-prodserver is right; the documented differences where it is not (README, "Django")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from support import EXAMPLE, base_env
+
+P = "django_prodserver.backends."
+
+# Runs in the example project with django-prodserver installed: for each definition, django-prodserver's own
+# argv (from its backend class) and prod-entry's (from its real resolve path, as `prod-entry show` builds it).
+SCRIPT = r"""
+import json, sys
+from django.utils.module_loading import import_string
+from entrypoint import prodserver, run
+from entrypoint.backends import plan
+
+definitions = json.loads(sys.argv[1])
+out = {}
+if definitions is None:  # the settings file's own PRODUCTION_PROCESSES, unchanged, through prod-entry's resolve
+    from django.conf import settings
+    definitions = settings.PRODUCTION_PROCESSES
+    ours = {name: run.resolve(name).launch.argv for name in definitions}
+else:
+    ours = {name: plan(p, {"DJANGO_SETTINGS_MODULE": "example.settings"}).argv
+            for name, p in prodserver.from_settings(definitions).items()}
+for name, definition in definitions.items():
+    backend = import_string(definition["BACKEND"])(**definition)
+    out[name] = {"prodserver": backend.prep_server_args(), "prod_entry": ours[name]}
+print(json.dumps(out))
+"""
+
+
+def both(definitions: dict | None, settings: str = "example.settings_prodserver") -> dict:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(definitions)], cwd=EXAMPLE, capture_output=True,
+                          text=True, env=base_env(DJANGO_SETTINGS_MODULE=settings), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def after_program(argv: list[str], backend: str) -> list[str]:
+    assert argv[0].endswith("/" + backend), argv
+    return argv[1:]
+
+
+def test_the_prodserver_settings_file_unchanged_gives_django_prodservers_argv() -> None:
+    result = both(None)
+    web = result["web"]
+    # gunicorn: django-prodserver appends ARGS to sys.argv and forces WSGI_APPLICATION as the app.
+    assert after_program(web["prod_entry"], "gunicorn") == [*web["prodserver"], "example.wsgi:application"]
+    # uvicorn: [app, *ARGS]; the app goes last in ours, where uvicorn's CLI takes it just the same.
+    asgi = result["asgi"]
+    assert after_program(asgi["prod_entry"], "uvicorn") == [*asgi["prodserver"][1:], asgi["prodserver"][0]]
+    # UvicornWSGIServer: [app, --interface=wsgi, *ARGS]. Difference: with no host in ARGS, prod-entry binds
+    # 0.0.0.0 (reachable in a container); django-prodserver leaves uvicorn's 127.0.0.1.
+    wsgi = result["wsgi_uvicorn"]
+    assert wsgi["prodserver"] == ["example.wsgi:application", "--interface=wsgi", "--port=8002"]
+    assert after_program(wsgi["prod_entry"], "uvicorn") == ["--host=0.0.0.0", "--interface=wsgi", "--port=8002",
+                                                            "example.wsgi:application"]
+    # celery: django-prodserver runs app.start(["worker", *ARGS]) on the APP it imports; prod-entry execs the
+    # celery CLI with that app. Difference: --loglevel=INFO unless ARGS set a level (celery's WARNING default
+    # hides its own start-up lines).
+    for name, command in (("worker", "worker"), ("beat", "beat")):
+        entry = result[name]
+        assert after_program(entry["prod_entry"], "celery") == ["--app=example.celery:app", command, "--loglevel=INFO",
+                                                                 *entry["prodserver"]]
+    # django-tasks: call_command("db_worker", *ARGS) in-process; prod-entry execs manage.py db_worker.
+    tasks = result["tasks"]
+    assert tasks["prod_entry"][1:] == ["manage.py", "db_worker", *tasks["prodserver"]]
+
+
+@pytest.mark.parametrize("args, prodserver_words, prod_entry_words", [
+    # Right in both: plain options and flags.
+    ({"bind": "127.0.0.1:9000", "preload": None, "workers": 3},
+     ["--bind=127.0.0.1:9000", "--preload", "--workers=3"], ["--bind=127.0.0.1:9000", "--preload", "--workers=3"]),
+    # Lists: django-prodserver writes the Python repr; prod-entry repeats the option.
+    ({"bind": ["127.0.0.1:9000", "127.0.0.1:9001"]},
+     ["--bind=['127.0.0.1:9000', '127.0.0.1:9001']"], ["--bind=127.0.0.1:9000", "--bind=127.0.0.1:9001"]),
+    # One-letter keys: `--w=4` is no gunicorn option; `-w 4` is.
+    ({"w": 4}, ["--w=4"], ["-w", "4"]),
+    # Booleans: `--preload=True` / `--preload=False` are errors for a flag; prod-entry writes or omits it.
+    ({"preload": True, "reload": False}, ["--preload=True", "--reload=False"], ["--preload"]),
+    # A string: django-prodserver passes it as one word; prod-entry splits it like a shell.
+    ("--workers=2 --preload", ["--workers=2 --preload"], ["--workers=2", "--preload"]),
+])
+def test_documented_differences_in_args_formatting(args: object, prodserver_words: list[str],
+                                                   prod_entry_words: list[str]) -> None:
+    result = both({"web": {"BACKEND": P + "servers.gunicorn.GunicornServer", "ARGS": args}}, "example.settings")["web"]
+    assert result["prodserver"] == prodserver_words
+    ours = after_program(result["prod_entry"], "gunicorn")
+    defaults = [] if any(w.startswith("--bind") for w in prod_entry_words) else ["--bind=0.0.0.0:8000"]
+    assert ours == [*defaults, *prod_entry_words, "example.wsgi:application"]

@@ -53,6 +53,7 @@ class Plan:
     in_flight: int = 200  # figure 9
     drain_runs: int = 3  # figure 9, per init
     slow_seconds: float = 3.0  # figure 9: how long each in-flight request takes
+    late_window: float = 1.0  # figure 9: how long new requests keep coming after TERM
 
     @classmethod
     def full(cls) -> Plan:
@@ -62,7 +63,7 @@ class Plan:
     def smoke_plan(cls) -> Plan:
         return cls(smoke=True, startup_runs=1, memory_runs=1, signals=20, orphans=100, reap_runs=1,
                    idle_seconds=1.0, ready_runs=1, first_request_runs=1, steady_requests=3, in_flight=20,
-                   drain_runs=1, slow_seconds=1.0)
+                   drain_runs=1, slow_seconds=1.0, late_window=0.3)
 
 
 # --- statistics -----------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from bench.harness import (HELPERS, PROD_ENTRY, PYTHON, BenchError, Figure, Plan
 
 PROD = "prod-entry"
 INITS = (PROD, "tini", "dumb-init")
+SLEEP = ["sleep", "1000"]  # a child that does nothing
+ECHO = [PYTHON, str(HELPERS / "signal_echo.py")]
 
 
 def init_argv(init: str, child: list[str]) -> list[str]:
@@ -36,16 +38,24 @@ def role(init: str) -> str:
     return "prod-entry" if init == PROD else "peer"
 
 
-def child_up(init: str, pid1: int, name: str) -> None:
-    """Wait until the init's child (whose command line mentions `name`) runs below PID 1. prod-entry must
-    still be PID 1 then, not exec'd into the child."""
-    def up() -> bool:
-        if any(name in word for word in psutil.Process(pid1).cmdline()):
-            raise BenchError(f"{init} did not stay as PID 1 ({name} is PID 1): is the PID-1 supervisor "
-                             "(PROD_ENTRY_INIT) in this build?")
-        return any(any(name in word for word in child.cmdline()) for child in psutil.Process(pid1).children())
+def is_argv(words: list[str], argv: list[str]) -> bool:
+    """Whether a process's command line is `argv` (the program found on PATH or not)."""
+    return len(words) == len(argv) and os.path.basename(words[0]) == os.path.basename(argv[0]) and \
+        words[1:] == argv[1:]
 
-    wait_until(up, 15, f"{name} to start under {init}")
+
+def child_up(init: str, pid1: int, child: list[str]) -> None:
+    """Wait until `child` runs below PID 1; PID 1 must still be the init then, not exec'd into the child."""
+    def up() -> bool:
+        words = psutil.Process(pid1).cmdline()
+        if not words or words[0].endswith("unshare"):
+            return False  # forked by unshare, not yet exec'd
+        if is_argv(words, child):
+            raise BenchError(f"{init} did not stay as PID 1 (it exec'd `{' '.join(child)}`): is the PID-1 "
+                             "supervisor (PROD_ENTRY_INIT) in this build?")
+        return any(is_argv(proc.cmdline(), child) for proc in psutil.Process(pid1).children())
+
+    wait_until(up, 15, f"`{' '.join(child)}` to start under {init}")
 
 
 class Lines:
@@ -91,8 +101,8 @@ def memory(plan: Plan) -> dict[str, Any]:
     anon: dict[str, list[float]] = {init: [] for init in INITS}
     for _ in range(plan.memory_runs):
         for init in INITS:
-            with as_pid1(init_argv(init, ["sleep", "1000"]), clean_env()) as (_, pid1):
-                child_up(init, pid1, "sleep")
+            with as_pid1(init_argv(init, SLEEP), clean_env()) as (_, pid1):
+                child_up(init, pid1, SLEEP)
                 time.sleep(0.3)  # settle: nothing more is loaded once the child runs
                 fields = status_fields(pid1)
                 rss[init].append(kilobytes(fields["VmRSS"]) / 1024)
@@ -114,12 +124,12 @@ def memory(plan: Plan) -> dict[str, Any]:
 @contextlib.contextmanager
 def echo_child(init: str | None) -> Iterator[tuple[int, Lines]]:
     """The signal-echo child under `init` as PID 1 (yields PID 1's pid), or alone (yields its own pid)."""
-    child = [PYTHON, str(HELPERS / "signal_echo.py")]
     if init is None:
-        with started(child, clean_env(), output=subprocess.PIPE) as proc:
+        with started(ECHO, clean_env(), output=subprocess.PIPE) as proc:
             yield proc.pid, Lines(proc.stdout.fileno())
         return
-    with as_pid1(init_argv(init, child), clean_env(), output=subprocess.PIPE) as (proc, pid1):
+    with as_pid1(init_argv(init, ECHO), clean_env(), output=subprocess.PIPE) as (proc, pid1):
+        child_up(init, pid1, ECHO)
         yield pid1, Lines(proc.stdout.fileno())
 
 
@@ -141,7 +151,6 @@ def signal_latency(plan: Plan) -> dict[str, Any]:
                     "µs", "p99 ≤ 1 ms and ≤ 3× tini's p99", plan.signals)
     for init in INITS:
         with echo_child(init) as (pid1, lines):
-            child_up(init, pid1, "signal_echo")
             figure.add(init, latencies(pid1, lines, plan.signals), role(init))
     with echo_child(None) as (pid, lines):
         figure.add("no init (kill the child directly)", latencies(pid, lines, plan.signals), "reference")
@@ -202,8 +211,8 @@ def idle_wakeups(plan: Plan) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         pids = {}
         for init in INITS:
-            _, pid1 = stack.enter_context(as_pid1(init_argv(init, ["sleep", "1000"]), clean_env()))
-            child_up(init, pid1, "sleep")
+            _, pid1 = stack.enter_context(as_pid1(init_argv(init, SLEEP), clean_env()))
+            child_up(init, pid1, SLEEP)
             pids[init] = pid1
         time.sleep(0.5)  # start-up is over
         before = {init: switches(pid) for init, pid in pids.items()}

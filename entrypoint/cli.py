@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,14 +28,20 @@ Settings:
   PROD_ENTRY_LOG_FORMAT            text (default) or json
   PROD_ENTRY_LOG_LEVEL             debug, info (default), warning, error
   PROD_ENTRY_DEBUG=1               print tracebacks
+  PROD_ENTRY_WARMUP=0              skip the in-memory warmup of web processes (and
+                                   PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one)
+  PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck
+  PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
+  (all warmup/probe settings: see the README, "Warmup and probes")
 \b
 With DJANGO_SETTINGS_MODULE set and no web process defined, `web` is gunicorn
 serving WSGI_APPLICATION on 0.0.0.0:${PORT:-8000}. `manage` (Django management
 commands) and `command` (a raw argv) are always defined. A NAME that is no
 process but a program on PATH is exec'd as it is.
 \b
-Exit codes: 0 ok; 2 configuration or usage error; 126 program not executable;
-127 program not found; otherwise the program's own status.
+Exit codes: 0 ok; 2 configuration or usage error; 3 warmup failed; 4 wait-for
+timed out; 126 program not executable; 127 program not found; 128+N stopped by
+signal N while waiting or warming up; otherwise the program's own status.
 """
 
 
@@ -113,6 +120,37 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             click.echo(f"  {text:<{width}}  {word.origin}")
 
     sys.exit(run.guarded(show, traceback, name))
+
+
+@cli.command("check")
+@click.argument("name", required=False)
+@click.pass_obj
+def check_command(traceback: bool, name: str | None) -> None:
+    """Validate NAME's configuration, wait for PROD_ENTRY_WAIT_FOR and run its warmup, without exec: exit 0
+    ready, 2 configuration error, 3 warmup failed, 4 wait-for timed out. For CI and init containers."""
+    from entrypoint import log, warmup
+    from entrypoint.secrets import redactor
+
+    def check() -> None:
+        resolved = run.resolve(name)
+        env = resolved.environment.values
+        logger = log.from_env(env, resolved.name, redactor(env))
+        for key in resolved.environment.dotenv_keys:
+            os.environ.setdefault(key, env[key])
+        # No port check: a check runs beside the server (CI, an init container), not in its place.
+        warmup.before_exec(resolved.process, env, resolved.launch, logger.info, port_check=False)
+        click.echo(f"{resolved.name}: ok")
+
+    sys.exit(run.guarded(check, traceback, name))
+
+
+@cli.command("healthcheck", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def healthcheck_command(args: Sequence[str]) -> None:
+    """Probe a running process: exit 0 healthy, 1 not (see `prod-entry healthcheck --help`)."""
+    from entrypoint.probes import main as probe_main
+
+    sys.exit(probe_main(args))
 
 
 @cli.command("help")

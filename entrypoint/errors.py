@@ -25,3 +25,17 @@ class ExecError(EntrypointError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class WaitTimeout(EntrypointError):
+    """A service named in PROD_ENTRY_WAIT_FOR did not accept connections in time."""
+
+    exit_code = 4
+
+
+class Stopped(EntrypointError):
+    """A TERM or INT arrived while prod-entry itself was waiting or warming up: exit 128+N, as a shell would."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

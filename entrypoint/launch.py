@@ -11,6 +11,11 @@ COMMANDS = frozenset({"list", "show", "check", "healthcheck", "help"})
 
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] == "healthcheck":
+        # Runs every few seconds in every container: its own small parser, never click.
+        from entrypoint.probes import main as probe_main
+
+        sys.exit(probe_main(args[1:]))
     if args and (args[0].startswith("-") or args[0] in COMMANDS):
         from entrypoint.cli import main as cli_main
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, log, privileges, prodserver
+from entrypoint import config, deploy_check, log, privileges, prodserver, warmup
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -38,7 +38,8 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        return Resolved(environment, selected, process, plan(process, env, extra), processes)
+        launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
+        return Resolved(environment, selected, process, launch, processes)
     if name is None:
         raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
                           f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
@@ -68,6 +69,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
     privileges.drop(env)
     deploy_check.check_deploy(resolved, logger)
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 
@@ -81,19 +83,20 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         return 0
     except KeyboardInterrupt:
         return 130
+    except EntrypointError as exc:
+        error: BaseException = exc
+        message, status = str(exc), exc.exit_code
     except Exception as exc:
-        if isinstance(exc, EntrypointError):
-            message, status = str(exc), exc.exit_code
-        else:
-            message = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)"
-            status = 1
-        logger = error_logger(process)
-        if traceback:
-            import traceback as tb
+        error = exc
+        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
+    logger = error_logger(process)
+    if traceback:
+        import traceback as tb
 
-            logger.emit("error", tb.format_exc().rstrip(), multiline=True)
-        logger.error(message)
-        return status
+        # Outside the except clause format_exc() has nothing to format: format the caught exception itself.
+        logger.emit("error", "".join(tb.format_exception(error)).rstrip(), multiline=True)
+    logger.error(message)
+    return status
 
 
 def error_logger(process: str | None) -> log.Logger:

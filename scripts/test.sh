@@ -26,4 +26,7 @@ if [ "$(readlink -f .venv/bin/python 2>/dev/null)" != "$(readlink -f /usr/bin/py
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 
+# Static types first: the package ships py.typed, so its hints must hold.
+.venv/bin/python -m mypy entrypoint
+
 exec .venv/bin/python -m pytest "$@"

@@ -93,7 +93,7 @@ def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) ->
     if isinstance(result, Launch):
         launch = result
     elif isinstance(result, (list, tuple)) and result and all(isinstance(w, str) for w in result):
-        launch = Launch([Word(w, f"backend {process.backend}") for w in result])
+        launch = Launch([Word(str(w), f"backend {process.backend}") for w in result])
     else:
         raise ConfigError(f"backend {process.backend!r} of process {process.name!r} returned {result!r}: a "
                           "backend must return a non-empty list of strings or a Launch")

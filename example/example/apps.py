@@ -5,4 +5,4 @@ class ExampleConfig(AppConfig):
     name = "example"
 
     def ready(self) -> None:
-        from example import checks  # noqa: F401  (registers the deploy check)
+        from example import checks  # noqa: F401  (registers the example's checks)

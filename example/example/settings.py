@@ -9,6 +9,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # A development default; a real deployment sets DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-insecure-key-change-me")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "0") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
 
 INSTALLED_APPS = [

@@ -33,6 +33,9 @@ def whoami(request):
 
 @_count
 def slow(request, seconds):
+    marker = os.environ.get("EXAMPLE_SLOW_MARKER")
+    if marker:  # tests wait for this file to know the view is running
+        open(marker, "w").close()
     time.sleep(float(seconds))
     return HttpResponse(f"slept {seconds}\n", content_type="text/plain")
 

@@ -71,7 +71,8 @@ def test_not_executable_is_126(tmp_path, mode, content, reason):
 
 def test_sigpipe_is_default_after_exec():
     # Python ignores SIGPIPE; the program prod-entry execs must not inherit that.
-    proc = run(["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/$$/status"])
+    # grep reads its own status: it is what prod-entry exec'd (a shell would block signals while it waits).
+    proc = run(["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"])
     assert proc.returncode == 0, describe(proc)
     fields = dict(line.split(":\t") for line in proc.stdout.splitlines())
     ignored, blocked = int(fields["SigIgn"], 16), int(fields["SigBlk"], 16)
@@ -107,7 +108,10 @@ def test_uvicorn_replaces_prod_entry_and_serves():
     with spawn(["web", "--log-level", "warning"], env, cwd=EXAMPLE) as proc:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc) == (200, "ok\n")
         words = cmdline(proc.pid)
-        assert any(w.endswith("uvicorn") for w in words[:2]) and "example.asgi:application" in words, words
+        # With worker warmup on, uvicorn serves prod-entry's wrapper around the real app (named in its env).
+        assert any(w.endswith("uvicorn") for w in words[:2]) and "entrypoint.uvicorn_app:app" in words, words
+        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+            assert b"PROD_ENTRY_UVICORN_APP=example.asgi:application" in f.read().split(b"\0")
         assert words[-2:] == ["--log-level", "warning"], words
 
 

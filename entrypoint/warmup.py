@@ -1,0 +1,396 @@
+"""Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
+memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
+
+Also wires in the per-worker replay of the same requests: the gunicorn hook (gunicorn_hook.py) and the
+uvicorn wrapper app (uvicorn_app.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
+
+from entrypoint import health
+from entrypoint.backends import WEB, Launch, Word
+from entrypoint.config import Process
+from entrypoint.errors import ConfigError, Stopped, WarmupError
+
+if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
+    from entrypoint.appclient import Response, Target
+
+DEFAULT_TIMEOUT = 30.0
+HOOK_MODULE = "entrypoint.gunicorn_hook"
+HOOK_WORD = f"--config=python:{HOOK_MODULE}"
+UVICORN_MODULE = "entrypoint.uvicorn_app"
+# Environment variables the gunicorn hook and the uvicorn wrapper read in the server's processes.
+PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
+USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"
+
+
+class Plan(NamedTuple):
+    app: str  # module:attr
+    interface: str  # wsgi | asgi
+    factory: bool
+    checks: list[health.Check]
+    host: str | None  # None: derive (PROD_ENTRY_WARMUP_HOST, else ALLOWED_HOSTS, else localhost)
+    port: int
+    timeout: float
+    timeout_var: str  # the variable that set it, for the error message
+
+
+class RemoteTraceback(Exception):
+    """The warmup child's traceback and output, chained to the WarmupError for --traceback."""
+
+
+def enabled(process: Process | None, env: Mapping[str, str], launch: Launch) -> bool:
+    return process is not None and launch.kind == WEB and bool(launch.app) and \
+        health.flag(process, env, "WARMUP", True)
+
+
+def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
+    assert launch.app is not None
+    port = launch.bind[1] if launch.bind else 80
+    host = health.get(process, env, "WARMUP_HOST")
+    return Plan(launch.app, launch.interface or "wsgi", "--factory" in launch.argv,
+                health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
+                health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
+                health.setting_name(process, "WARMUP_TIMEOUT"))
+
+
+# --- in the parent: fork, watch, time out ---------------------------------------------------------------
+
+@contextlib.contextmanager
+def stoppable(phase: str) -> Iterator[None]:
+    """While prod-entry itself waits or warms up, TERM and INT end it with 128+N. Without handlers, a PID 1
+    would ignore TERM and `docker stop` would wait for KILL. exec resets caught signals to default."""
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(f"stopped by {signal.Signals(signum).name} during {phase}", signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def warm(plan: Plan, log: Callable[[str], None]) -> Target:
+    """Run the warmup in a child; return the Target it used (for the worker hook). Raises WarmupError."""
+    from entrypoint.appclient import Target
+
+    started = time.monotonic()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _child(plan, write_end)
+    os.close(write_end)
+    current, final, buffer = "loading the app", None, b""
+    try:
+        with stoppable("warmup"):
+            deadline = started + plan.timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WarmupError(f"warmup timed out after {plan.timeout:g}s while {current}: fix the "
+                                      f"app or raise {plan.timeout_var}")
+                ready, _, _ = select.select([read_end], [], [], left)
+                if not ready:
+                    continue
+                chunk = os.read(read_end, 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if "doing" in message:
+                        current = message["doing"]
+                    else:
+                        final = message
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        status = os.waitpid(pid, 0)[1]
+    if final is None:
+        raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
+    if "error" in final:
+        raise WarmupError(final["error"]) from RemoteTraceback(final.get("details", ""))
+    log(f"warmup passed in {time.monotonic() - started:.2f}s ({len(plan.checks)} request(s), Host "
+        f"{final['host']}, {final['scheme']})")
+    return Target(final["host"], plan.port, final["scheme"])
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit {os.waitstatus_to_exitcode(status)}"
+
+
+# --- in the child ---------------------------------------------------------------------------------------
+
+def _child(plan: Plan, fd: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    out = os.fdopen(fd, "w")
+
+    def report(message: dict) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    # The app's own output (Django logging a view's traceback, say) is kept for --traceback only: the
+    # one-line error says what failed, and the server prints the same start-up output again.
+    import tempfile
+
+    try:
+        captured: IO[bytes] | None = tempfile.TemporaryFile()
+    except OSError:
+        captured = None  # no writable temporary directory: let the output through
+    if captured is not None:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+    code = 0
+    try:
+        target = run_checks(plan, lambda doing: report({"doing": doing}))
+        report({"host": target.host, "scheme": target.scheme})
+    except BaseException as exc:  # anything at all: the user's code runs here
+        code = 3
+        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {_exception(exc)}"
+        details = traceback.format_exc()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            assert captured is not None
+            captured.seek(0)
+            output = captured.read().decode("utf-8", "replace")
+            if output.strip():
+                details += "\n--- the app's output during warmup ---\n" + output
+        report({"error": message, "details": details})
+    os._exit(code)
+
+
+def _exception(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
+    """Load the app and pass every check, in this process. Raises WarmupError."""
+    from entrypoint.appclient import AsgiClient, Target, wsgi_get
+
+    failures: list[BaseException] = []
+    django = _setup_django(doing, failures)
+    doing(f"importing {plan.app}")
+    app = load_app(plan.app, plan.factory)
+    host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
+    scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
+    target = Target(host, plan.port, scheme)
+    if plan.interface == "asgi":
+        client = AsgiClient(app)
+        doing(f"starting {plan.app} (ASGI lifespan)")
+        client.start()
+        try:
+            for check in plan.checks:
+                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures)
+        finally:
+            doing(f"stopping {plan.app} (ASGI lifespan)")
+            client.stop()
+    else:
+        for check in plan.checks:
+            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures)
+    return target
+
+
+def check_one(get: Callable[[str, Target], Response], check: health.Check, target: Target,
+              doing: Callable[[str], None], failures: list[BaseException]) -> Target:
+    """One request; a redirect to https of the same request is retried as https (SECURE_SSL_REDIRECT and
+    the like). Returns the target to use from now on."""
+    what = f"GET {check.path} (Host {target.host})"
+    doing(what)
+    del failures[:]
+    try:
+        response = get(check.path, target)
+        location = response.header("location") or ""
+        if 300 <= response.status < 400 and target.scheme == "http" and location.startswith("https://"):
+            target = target._replace(scheme="https")
+            response = get(check.path, target)
+    except WarmupError:
+        raise
+    except Exception as exc:
+        raise WarmupError(f"warmup: {what} raised {_exception(exc)}") from exc
+    if not check.passes(response.status):
+        # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
+        reason = _exception(failures[-1]) if failures else response.summary()
+        raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
+                          f"({check.setting}): {reason}")
+    return target
+
+
+def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -> Any:
+    """django.setup() and the system checks, when DJANGO_SETTINGS_MODULE is set; the settings, else None."""
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return None
+    try:
+        import django
+    except ImportError:
+        return None  # a non-Django app with a stray DJANGO_SETTINGS_MODULE
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    doing("running django.setup()")
+    try:
+        django.setup()
+        from django.conf import settings
+        from django.core import checks
+        from django.core.signals import got_request_exception
+
+        doing("running Django's system checks")
+        errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
+    except Exception as exc:
+        raise WarmupError(f"warmup: django.setup() failed (DJANGO_SETTINGS_MODULE="
+                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_exception(exc)}") from exc
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise WarmupError(f"warmup: Django system check failed: {errors[0]}{more}: fix it, or silence it with "
+                          "SILENCED_SYSTEM_CHECKS")
+
+    def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            failures.append(exc)
+
+    got_request_exception.connect(record, weak=False)
+    return settings
+
+
+def load_app(spec: str, factory: bool = False) -> Any:
+    """`module:attr` (gunicorn also takes `module`, meaning `module:application`, and `module:make()`)."""
+    module_name, _, attr = spec.partition(":")
+    attr = attr or "application"
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise WarmupError(f"warmup: importing {module_name} (the app {spec}) failed: {_exception(exc)}") from exc
+    call = attr.endswith("()")
+    try:
+        for part in attr.removesuffix("()").split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise WarmupError(f"warmup: module {module_name} has no attribute {attr.removesuffix('()')!r} (the app "
+                          f"{spec}): fix the APP setting") from None
+    if call or factory:
+        obj = obj()
+    if not callable(obj):
+        raise WarmupError(f"warmup: {spec} is {type(obj).__name__}, not a WSGI/ASGI callable")
+    return obj
+
+
+# --- the gunicorn worker hook ----------------------------------------------------------------------------
+
+def server(launch: Launch) -> str | None:
+    """"gunicorn" or "uvicorn" when the Launch runs one we can warm per worker, else None."""
+    if launch.kind != WEB or not launch.words:
+        return None
+    program = os.path.basename(launch.argv[0])
+    if program == "gunicorn" and launch.interface == "wsgi":
+        return program
+    if program == "uvicorn" and launch.interface == "asgi":
+        from entrypoint import argv
+
+        return None if argv.option_value(launch.argv, "--lifespan") == "off" else program
+    return None
+
+
+def with_worker_hook(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
+    """The Launch with the per-worker warmup wired in, when it is on.
+
+    gunicorn: `--config=python:entrypoint.gunicorn_hook` appended. gunicorn reads one config file, and the
+    command line's wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py)
+    first and keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA.
+    uvicorn (no hooks): the app word becomes `entrypoint.uvicorn_app:app`, which serves the user's app and
+    replays the warmup in its lifespan startup."""
+    kind = server(launch)
+    if kind is None or not (enabled(process, env, launch) and health.flag(process, env, "WARMUP_WORKERS", True)):
+        return launch
+    if kind == "gunicorn":
+        origin = f"warmup hook (loads {user_config(env, launch) or 'no config file'})"
+        return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
+    wrapper = f"{UVICORN_MODULE}:{'factory' if '--factory' in launch.argv else 'app'}"
+    words = list(launch.words)
+    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
+    words[at] = Word(wrapper, f"warmup wrapper serving {launch.app} ({words[at].origin})")
+    return launch._replace(words=words)
+
+
+def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
+    """The config file gunicorn would have read without our --config."""
+    import shlex
+
+    from entrypoint import argv
+
+    given = argv.option_value([w for w in launch.argv[1:] if w != HOOK_WORD], "--config", "-c")
+    if given:
+        return given
+    try:
+        from_env = argv.option_value(shlex.split(env.get("GUNICORN_CMD_ARGS", "")), "--config", "-c")
+    except ValueError:
+        from_env = None
+    if from_env:
+        return from_env
+    return "gunicorn.conf.py" if os.path.isfile("gunicorn.conf.py") else None
+
+
+def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launch: Launch) -> None:
+    """Tell the hook or wrapper, through the environment exec passes on, what to replay and what to load."""
+    os.environ[PLAN_VAR] = json.dumps({"paths": [c.path for c in plan.checks], "host": target.host,
+                                       "port": target.port, "scheme": target.scheme})
+    if server(launch) == "uvicorn":
+        os.environ["PROD_ENTRY_UVICORN_APP"] = plan.app
+        os.environ["PROD_ENTRY_UVICORN_FACTORY"] = "1" if plan.factory else "0"
+        return
+    config = user_config(env, launch)
+    path = config.removeprefix("file:") if config and not config.startswith("python:") else None
+    # gunicorn reads a relative path after its own --chdir: then it is gunicorn's to check.
+    chdir = "--chdir" in " ".join(launch.argv) or "--chdir" in env.get("GUNICORN_CMD_ARGS", "")
+    if path is not None and not chdir and not os.path.isfile(path):
+        raise ConfigError(f"the gunicorn config file {path!r} (from --config or GUNICORN_CMD_ARGS) does not exist: "
+                          "fix the path")
+    if config:
+        os.environ[USER_CONFIG_VAR] = config
+    else:
+        os.environ.pop(USER_CONFIG_VAR, None)
+
+
+# --- the steps before exec -------------------------------------------------------------------------------
+
+def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+                port_check: bool = True) -> None:
+    """The checklist between resolving a process and exec'ing it: port check (web), wait-for (any kind),
+    warmup and the worker hook's plan (web). Raises ConfigError, WaitTimeout, WarmupError or Stopped."""
+    from entrypoint import waitfor
+
+    if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
+        waitfor.check_port_free(launch.bind, "PORT, or --bind/--port in "
+                                f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
+    with stoppable("wait-for"):
+        waitfor.wait(process, env, log)
+    heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
+    if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
+        os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
+    if process is None or not enabled(process, env, launch):
+        return
+    warmup_plan = plan(process, env, launch)
+    target = warm(warmup_plan, log)
+    if HOOK_WORD in launch.argv or any(w.startswith(f"{UVICORN_MODULE}:") for w in launch.argv):
+        export_worker_plan(warmup_plan, target, env, launch)

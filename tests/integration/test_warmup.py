@@ -1,0 +1,266 @@
+"""Warmup before exec, on the example app with real gunicorn/uvicorn/Django processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, http_get, run,
+                     spawn, wait_http, wait_until)
+
+
+def web_env(**extra: str) -> dict[str, str]:
+    return example_env(PORT=str(free_port()), **extra)
+
+
+def test_healthy_warmup_then_the_server_starts() -> None:
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", PROD_ENTRY_WARMUP_URLS="/,/whoami")
+    with spawn(["web"], env, EXAMPLE) as proc:
+        status, _ = wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
+        assert status == 200
+        output = printed(proc)
+    assert "warmup passed" in output and "3 request(s)" in output, output
+
+
+def test_a_view_that_raises_exits_3_with_the_exception() -> None:
+    proc = run(["web"], web_env(PROD_ENTRY_HEALTHCHECK_URL="/boom"), EXAMPLE)
+    assert proc.returncode == 3, describe(proc)
+    assert "GET /boom" in proc.stderr and "answered 500" in proc.stderr, describe(proc)
+    assert "RuntimeError: the example app's /boom view always fails" in proc.stderr, describe(proc)
+    assert "Traceback" not in proc.stderr and "Listening at" not in proc.stderr, describe(proc)
+    assert len(proc.stderr.strip().splitlines()) == 1, describe(proc)
+
+
+def test_the_traceback_only_when_asked() -> None:
+    proc = run(["--traceback", "web"], web_env(PROD_ENTRY_HEALTHCHECK_URL="/boom"), EXAMPLE)
+    assert proc.returncode == 3 and "Traceback" in proc.stderr, describe(proc)
+    assert "the app's output during warmup" in proc.stderr, describe(proc)
+
+
+def test_not_found_exits_3() -> None:
+    proc = run(["web"], web_env(PROD_ENTRY_HEALTHCHECK_URL="/missing"), EXAMPLE)
+    assert proc.returncode == 3, describe(proc)
+    assert "GET /missing" in proc.stderr and "answered 404, expected 200" in proc.stderr, describe(proc)
+    assert "Not Found" in proc.stderr, describe(proc)
+
+
+def test_a_5xx_among_warmup_urls_fails_and_statuses_accept_ranges() -> None:
+    env = web_env(PROD_ENTRY_WARMUP_URLS="/boom")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 3 and "GET /boom" in proc.stderr, describe(proc)
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/missing", PROD_ENTRY_PROCESS_WEB_HEALTHCHECK_STATUS="200,400-404")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_a_slow_view_beyond_the_timeout_exits_3_in_time() -> None:
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/slow/60", PROD_ENTRY_WARMUP_TIMEOUT="2")
+    # The view sleeps 60 s; the subprocess timeout bounds the exit to the warmup timeout plus start-up slack.
+    proc = run(["web"], env, EXAMPLE, timeout=2 + 4)
+    assert proc.returncode == 3, describe(proc)
+    assert "timed out after 2s while GET /slow/60" in proc.stderr, describe(proc)
+    assert "PROD_ENTRY_WARMUP_TIMEOUT" in proc.stderr, describe(proc)
+
+
+def test_import_error_and_system_check_error_exit_3() -> None:
+    proc = run(["check"], web_env(PROD_ENTRY_PROCESS_WEB_APP="example.nowhere:application"), EXAMPLE)
+    assert proc.returncode == 3 and "importing example.nowhere" in proc.stderr, describe(proc)
+    assert "ModuleNotFoundError" in proc.stderr, describe(proc)
+    proc = run(["check"], web_env(EXAMPLE_CHECK_ERROR="1"), EXAMPLE)
+    assert proc.returncode == 3, describe(proc)
+    assert "Django system check failed" in proc.stderr and "example.E002" in proc.stderr, describe(proc)
+
+
+def test_a_middleware_wrapped_wsgi_app_warms_up() -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB_APP="example.wrapped:application", PROD_ENTRY_HEALTHCHECK_URL="/healthz",
+                  PROD_ENTRY_WARMUP_URLS="/static/app.css")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0 and "2 request(s)" in proc.stderr, describe(proc)
+
+
+def test_a_wsgi_app_without_django() -> None:
+    env = base_env(PORT=str(free_port()), PROD_ENTRY_PROCESS_WEB="gunicorn",
+                   PROD_ENTRY_PROCESS_WEB_APP="example.plain:application", PROD_ENTRY_WARMUP_HOST="app.example.org",
+                   PROD_ENTRY_HEALTHCHECK_URL="/ping")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0 and "Host app.example.org" in proc.stderr, describe(proc)
+
+
+def test_host_derived_from_allowed_hosts() -> None:
+    env = web_env(DJANGO_ALLOWED_HOSTS=".example.com,other", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0 and "Host example.com" in proc.stderr, describe(proc)
+
+
+def test_https_when_the_app_redirects_to_it() -> None:
+    env = web_env(DJANGO_SECURE_SSL_REDIRECT="1", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0 and "https" in proc.stderr, describe(proc)
+
+
+@pytest.mark.parametrize("app, args", [("example.lifespan:application", "[]"),
+                                       ("example.lifespan:create", '["--factory"]')])
+def test_asgi_app_with_lifespan_under_uvicorn(app: str, args: str) -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP=app, PROD_ENTRY_PROCESS_WEB_ARGS=args,
+                  PROD_ENTRY_HEALTHCHECK_URL="/lifespan", PROD_ENTRY_WARMUP_URLS="/healthz")
+    with spawn(["web"], env, EXAMPLE) as proc:
+        status, body = wait_http(f"http://127.0.0.1:{env['PORT']}/lifespan", proc=proc)
+        assert (status, body) == (200, "started\n")
+        # The worker's replay ran after the app's own lifespan startup, and saw its state (else: a 503 warning).
+        wait_until(lambda: "warmed up" in printed(proc), 10, what="the worker's warmup line")
+        assert "warmup passed" in printed(proc) and "warmup GET" not in printed(proc), printed(proc)
+
+
+def test_asgi_lifespan_startup_failure_exits_3() -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP="example.lifespan:application",
+                  EXAMPLE_LIFESPAN_FAIL="1")
+    proc = run(["web"], env, EXAMPLE)
+    assert proc.returncode == 3, describe(proc)
+    assert "lifespan startup failed: EXAMPLE_LIFESPAN_FAIL is set" in proc.stderr, describe(proc)
+
+
+def test_django_asgi_app_without_lifespan() -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    proc = run(["check"], env, EXAMPLE)
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_warmup_off() -> None:
+    proc = run(["check"], web_env(PROD_ENTRY_WARMUP="0", PROD_ENTRY_HEALTHCHECK_URL="/boom"), EXAMPLE)
+    assert proc.returncode == 0 and "warmup" not in proc.stderr, describe(proc)
+
+
+def test_check_reports_configuration_errors_with_2() -> None:
+    proc = run(["check"], web_env(PROD_ENTRY_HEALTHCHECK_STATUS="fine"), EXAMPLE)
+    assert proc.returncode == 2 and "PROD_ENTRY_HEALTHCHECK_STATUS" in proc.stderr, describe(proc)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) is not installed")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_term_during_a_long_warmup_as_pid_1_exits_promptly(sig: signal.Signals, tmp_path: Path) -> None:
+    marker = tmp_path / "slow-view-running"
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/slow/120", PROD_ENTRY_WARMUP_TIMEOUT="300",
+                  EXAMPLE_SLOW_MARKER=str(marker))
+    with spawn(["--pid", "--fork", "--mount-proc", PROD_ENTRY, "web"], env, EXAMPLE,
+               program=shutil.which("unshare")) as proc:
+        wait_until(marker.exists, 30, what="the warmup to reach the slow view")
+        pid_1 = psutil.Process(proc.pid).children()[0]  # what `docker stop` signals
+        pid_1.send_signal(sig)
+        # Ignored TERM (a PID 1 without a handler) would leave it running for the full 120 s.
+        code = proc.wait(timeout=10)
+        assert code == 128 + sig, f"exit {code}\n{printed(proc)}"
+        assert f"stopped by {sig.name} during warmup" in printed(proc), printed(proc)
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_gunicorn_workers_answer_their_first_request_warm(worker_class: str) -> None:
+    # sync: replayed through the worker's own handle(); gthread: the app in memory.
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", GUNICORN_CMD_ARGS=f"--worker-class={worker_class}")
+    served = first_requests(env, 2)
+    assert served and all(before >= 1 for before in served.values()), served
+
+
+def test_uvicorn_workers_answer_their_first_request_warm() -> None:
+    # uvicorn has no hooks: prod-entry serves the app through a wrapper that replays during lifespan startup.
+    env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    served = first_requests(env, 2)
+    assert served and all(before >= 1 for before in served.values()), served
+
+
+@pytest.mark.parametrize("backend", ["gunicorn", "uvicorn"])
+def test_without_the_worker_warmup_the_first_request_is_cold(backend: str) -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB=backend, PROD_ENTRY_HEALTHCHECK_URL="/healthz",
+                  PROD_ENTRY_WARMUP_WORKERS="0")
+    served = first_requests(env, 1)
+    assert list(served.values()) == [0], served
+
+
+@pytest.mark.parametrize("where", ["args", "GUNICORN_CMD_ARGS", "gunicorn.conf.py"])
+def test_the_hook_keeps_the_users_gunicorn_config_and_hooks(where: str, tmp_path: Path) -> None:
+    marker = tmp_path / "their-hook-ran"
+    config = textwrap.dedent(f"""
+        workers = 2
+        def post_worker_init(worker):
+            with open({str(marker)!r}, "a") as f:
+                f.write(f"{{worker.pid}}\\n")
+    """)
+    cwd = EXAMPLE
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    if where == "gunicorn.conf.py":
+        # gunicorn's default config file is read from the working directory: use a copy of the example.
+        cwd = tmp_path / "app"
+        shutil.copytree(EXAMPLE, cwd, ignore=shutil.ignore_patterns("*.sqlite3", "__pycache__"))
+        (cwd / "gunicorn.conf.py").write_text(config)
+    else:
+        path = tmp_path / "theirs.py"
+        path.write_text(config)
+        if where == "args":
+            env["PROD_ENTRY_PROCESS_WEB_ARGS"] = json.dumps({"config": str(path)})
+        else:
+            env["GUNICORN_CMD_ARGS"] = f"--config {path}"
+    with spawn(["web"], env, cwd) as proc:
+        wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
+        wait_until(lambda: marker.exists() and len(marker.read_text().split()) == 2, 20,
+                   what="their post_worker_init in both workers")
+        wait_until(lambda: len(warmed_pids(proc)) == 2, 20, what="two 'warmed up' lines")
+    pids = marker.read_text().split()
+    assert sorted(pids) == sorted(warmed_pids(proc)), printed(proc)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+_outputs: dict[int, str] = {}
+
+
+def printed(proc: subprocess.Popen) -> str:
+    """Everything a spawned process printed so far, without blocking (spawn closes its pipe on exit, so read
+    inside the `with`)."""
+    import select
+
+    text = _outputs.get(proc.pid, "")
+    if proc.stdout and not proc.stdout.closed:
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            text += chunk.decode(errors="replace")
+    _outputs[proc.pid] = text
+    return text
+
+
+def warmed_pids(proc: subprocess.Popen) -> list[str]:
+    """Worker pids from the hook's 'prod-entry: worker PID warmed up' lines."""
+    return [line.split("worker ")[1].split()[0] for line in printed(proc).splitlines() if "warmed up" in line]
+
+
+def first_requests(env: dict[str, str], workers: int) -> dict[int, int]:
+    """pid -> requests that worker had served before its first real one (/whoami), new connection each time."""
+    served: dict[int, int] = {}
+    with spawn(["web", "--workers", str(workers)], env, EXAMPLE) as proc:
+        url = f"http://127.0.0.1:{env['PORT']}/whoami"
+        # Ready: a 404 goes through no view, so it leaves the workers' counters alone.
+        wait_http(f"http://127.0.0.1:{env['PORT']}/nothing-here", proc=proc)
+        for _ in range(40):
+            answer = http_get(url)
+            assert answer and answer[0] == 200, answer
+            data = json.loads(answer[1])
+            served.setdefault(data["pid"], data["served_before"])
+            if len(served) == workers:
+                break
+    return served
+
+
+def test_a_missing_gunicorn_config_file_is_a_configuration_error(tmp_path: Path) -> None:
+    env = web_env(GUNICORN_CMD_ARGS=f"--config {tmp_path / 'nowhere.py'}")
+    proc = run(["web"], env, EXAMPLE)
+    assert proc.returncode == 2 and "nowhere.py" in proc.stderr and "does not exist" in proc.stderr, describe(proc)

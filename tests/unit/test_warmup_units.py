@@ -1,0 +1,175 @@
+"""Pure parts of warmup and probes: settings parsing, host derivation, wait-for targets, the probe's argument
+parser, and the in-memory WSGI/ASGI client driven against small real apps."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from entrypoint import health, probes, waitfor
+from entrypoint.appclient import AsgiClient, Target, wsgi_environ, wsgi_get
+from entrypoint.config import Process
+from entrypoint.errors import ConfigError, WaitTimeout
+
+
+def web(**settings: str) -> Process:
+    return Process("web", "gunicorn", [], None, {}, settings)
+
+
+@pytest.mark.parametrize("text, ranges", [
+    ("200", ((200, 200),)),
+    ("200,204", ((200, 200), (204, 204))),
+    ("200-399", ((200, 399),)),
+    ("200, 301-302", ((200, 200), (301, 302))),
+])
+def test_statuses(text: str, ranges: tuple) -> None:
+    assert health.parse_statuses(text, "V") == ranges
+
+
+@pytest.mark.parametrize("text", ["", "ok", "99", "600", "399-200", "2OO", "200-"])
+def test_bad_statuses_name_the_variable(text: str) -> None:
+    with pytest.raises(ConfigError, match="PROD_ENTRY_HEALTHCHECK_STATUS"):
+        health.parse_statuses(text, "PROD_ENTRY_HEALTHCHECK_STATUS")
+
+
+@pytest.mark.parametrize("allowed, host", [
+    (["*"], "localhost"), ([], "localhost"), (None, "localhost"), ([".example.com"], "example.com"),
+    (["api.example.com", "x"], "api.example.com"),
+])
+def test_host_from_allowed_hosts(allowed: object, host: str) -> None:
+    assert health.host_from_allowed_hosts(allowed) == host
+
+
+def test_default_health_check_accepts_any_answer_below_500() -> None:
+    check = health.health_check(web(), {})
+    assert check.path == "/" and check.passes(404) and not check.passes(500)
+
+
+def test_health_url_expects_200_unless_statuses_are_given() -> None:
+    check = health.health_check(web(), {"PROD_ENTRY_HEALTHCHECK_URL": "/healthz"})
+    assert check.passes(200) and not check.passes(204)
+    check = health.health_check(web(HEALTHCHECK_STATUS="200-299"), {"PROD_ENTRY_HEALTHCHECK_URL": "/healthz"})
+    assert check.passes(204) and check.setting == "PROD_ENTRY_PROCESS_WEB_HEALTHCHECK_STATUS"
+
+
+def test_per_process_setting_wins() -> None:
+    env = {"PROD_ENTRY_HEALTHCHECK_URL": "/global"}
+    assert health.health_check(web(HEALTHCHECK_URL="/mine"), env).path == "/mine"
+
+
+def test_warmup_urls_follow_the_health_check() -> None:
+    checks = health.warmup_checks(web(), {"PROD_ENTRY_WARMUP_URLS": "/a, /b?x=1 http://h/c"})
+    assert [c.path for c in checks] == ["/", "/a", "/b?x=1", "/c"]
+    with pytest.raises(ConfigError, match="PROD_ENTRY_WARMUP_URLS"):
+        health.warmup_checks(web(), {"PROD_ENTRY_WARMUP_URLS": "nope"})
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_bad_timeout(value: str) -> None:
+    with pytest.raises(ConfigError, match="PROD_ENTRY_WARMUP_TIMEOUT"):
+        health.seconds(web(), {"PROD_ENTRY_WARMUP_TIMEOUT": value}, "WARMUP_TIMEOUT", 30)
+
+
+def test_flag() -> None:
+    assert health.flag(web(), {"PROD_ENTRY_WARMUP": "0"}, "WARMUP", True) is False
+    assert health.flag(web(WARMUP="yes"), {"PROD_ENTRY_WARMUP": "0"}, "WARMUP", False) is True
+    with pytest.raises(ConfigError, match="PROD_ENTRY_PROCESS_WEB_WARMUP"):
+        health.flag(web(WARMUP="maybe"), {}, "WARMUP", True)
+
+
+def test_wait_for_targets_drop_credentials() -> None:
+    text = "db:5432, postgres://user:s3cret@pg.internal/app redis://:pw@cache:6380/0 [::1]:9000"
+    assert waitfor.targets(text, "V") == [("db", 5432), ("pg.internal", 5432), ("cache", 6380), ("::1", 9000)]
+
+
+@pytest.mark.parametrize("text", ["db", "db:port", "foo://host/x", ":5432"])
+def test_bad_wait_for(text: str) -> None:
+    with pytest.raises(ConfigError, match="PROD_ENTRY_WAIT_FOR"):
+        waitfor.targets(text, "PROD_ENTRY_WAIT_FOR")
+
+
+def test_wait_for_times_out_with_progress_lines() -> None:
+    now = [0.0]
+    lines: list[str] = []
+    # A fake clock is the only seam; the connection attempts are real (nothing listens on loopback port 9).
+    with pytest.raises(WaitTimeout, match=r"127.0.0.1:9 still not accepting connections after 12s"):
+        waitfor.wait(None, {"PROD_ENTRY_WAIT_FOR": "127.0.0.1:9", "PROD_ENTRY_WAIT_TIMEOUT": "12"},
+                     lines.append, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert len(lines) == 3 and all("waiting for 127.0.0.1:9" in line for line in lines)
+
+
+def test_probe_arguments() -> None:
+    assert probes.parse(["worker", "--file", "/f", "--max-age=30"]) == ("worker", {"--file": "/f", "--max-age": "30"})
+    with pytest.raises(probes.Unhealthy):
+        probes.parse(["--bogus"])
+    with pytest.raises(probes.Unhealthy):
+        probes.parse(["--url"])
+
+
+def test_wsgi_environ_is_complete() -> None:
+    environ = wsgi_environ("/caf%C3%A9?x=1", Target("example.com", 8000))
+    for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
+                "SERVER_PROTOCOL", "HTTP_HOST", "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors",
+                "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once"):
+        assert key in environ
+    assert environ["PATH_INFO"] == "/caf\xc3\xa9" and environ["QUERY_STRING"] == "x=1"
+    assert isinstance(environ["wsgi.input"], io.BytesIO)
+
+
+def test_wsgi_get_iterates_and_closes() -> None:
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            yield b"a"
+            yield b"b"
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("404 Not Found", [("Content-Type", "text/html")])
+        return Body()
+
+    response = wsgi_get(app, "/", Target("h", 80))
+    assert (response.status, response.body, closed) == (404, b"ab", [True])
+
+
+def test_asgi_client_runs_lifespan_around_requests() -> None:
+    events: list[str] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                events.append(message["type"])
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["db"] = "up"
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert (await receive())["type"] == "http.request"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["state"]["db"].encode()})
+
+    client = AsgiClient(app)
+    client.start()
+    response = client.get("/", Target("h", 80))
+    client.stop()
+    assert (response.status, response.body) == (200, b"up")
+    assert events == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_asgi_client_without_lifespan_support() -> None:
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError("no lifespan here")  # what Django's ASGIHandler does
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    client = AsgiClient(app)
+    client.start()
+    assert client.get("/", Target("h", 80)).status == 204
+    client.stop()

@@ -204,7 +204,7 @@ def time_commands(commands: Sequence[Command], runs: int) -> dict[str, list[floa
 
 # --- processes ------------------------------------------------------------------------------------------
 
-def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.01) -> T:
+def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.01) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = check()

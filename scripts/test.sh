@@ -27,6 +27,6 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 
 # Static types first: the package ships py.typed, so its hints must hold.
-.venv/bin/python -m mypy entrypoint
+.venv/bin/python -m mypy entrypoint bench
 
 exec .venv/bin/python -m pytest "$@"

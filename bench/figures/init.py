@@ -121,16 +121,21 @@ def memory(plan: Plan) -> dict[str, Any]:
 
 # --- 4. signal forwarding latency -----------------------------------------------------------------------
 
+def output_of(proc: subprocess.Popen) -> int:
+    assert proc.stdout is not None, "started with output=PIPE"
+    return proc.stdout.fileno()
+
+
 @contextlib.contextmanager
 def echo_child(init: str | None) -> Iterator[tuple[int, Lines]]:
     """The signal-echo child under `init` as PID 1 (yields PID 1's pid), or alone (yields its own pid)."""
     if init is None:
         with started(ECHO, clean_env(), output=subprocess.PIPE) as proc:
-            yield proc.pid, Lines(proc.stdout.fileno())
+            yield proc.pid, Lines(output_of(proc))
         return
     with as_pid1(init_argv(init, ECHO), clean_env(), output=subprocess.PIPE) as (proc, pid1):
         child_up(init, pid1, ECHO)
-        yield pid1, Lines(proc.stdout.fileno())
+        yield pid1, Lines(output_of(proc))
 
 
 def latencies(target: int, lines: Lines, count: int) -> list[float]:

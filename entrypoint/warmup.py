@@ -15,7 +15,6 @@ import select
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
@@ -170,6 +169,8 @@ def _child(plan: Plan, fd: int) -> None:
     except BaseException as exc:  # anything at all: the user's code runs here
         code = 3
         message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {_exception(exc)}"
+        import traceback  # here, not at the top: `prod-entry NAME` imports this module on its way to exec
+
         details = traceback.format_exc()
         with contextlib.suppress(Exception):
             sys.stdout.flush()

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 
 from entrypoint.backends import WEB
 from entrypoint.errors import ConfigError, WarmupError
+from entrypoint.health import OFF, ON
 from entrypoint.log import Logger
 
 if TYPE_CHECKING:
     from entrypoint.run import Resolved
 
 VARIABLE = "PROD_ENTRY_CHECK_DEPLOY"
-_OFF = ("", "0", "false", "no", "off")
-_ERROR = ("1", "true", "yes", "on", "error")
+_OFF = ("", *OFF)
+_ERROR = (*ON, "error")
 
 
 def check_deploy(resolved: Resolved, logger: Logger) -> None:

@@ -35,10 +35,17 @@ class Check(NamedTuple):
         return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.statuses)
 
 
+# The words every on/off setting accepts (PROD_ENTRY_WARMUP, PROD_ENTRY_DEBUG, PROD_ENTRY_CHECK_DEPLOY, ...).
+ON = ("1", "true", "yes", "on")
+OFF = ("0", "false", "no", "off")
+
+
 def setting_name(process: Process | None, key: str) -> str:
     """The variable a user would set for `key`: the per-process one when it is set, else the global one."""
     if process is not None and key in process.settings:
-        return f"PROD_ENTRY_PROCESS_{process.name.upper()}_{key}"
+        from entrypoint.backends import process_var
+
+        return process_var(process, key)
     return f"PROD_ENTRY_{key}"
 
 
@@ -116,9 +123,9 @@ def flag(process: Process | None, env: Mapping[str, str], key: str, default: boo
     if text is None or not text.strip():
         return default
     value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in ON:
         return True
-    if value in ("0", "false", "no", "off"):
+    if value in OFF:
         return False
     raise ConfigError(f"{setting_name(process, key)}={text!r} is not a switch: write 1 or 0")
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, log, privileges, prodserver, warmup
+from entrypoint import config, deploy_check, health, log, privileges, prodserver, warmup
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError
@@ -79,8 +79,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
 def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:
     """Run `action`, turning an EntrypointError into one log line and its exit status. Any other exception
     is a bug in prod-entry: exit 1, with the traceback only when asked for (--traceback, PROD_ENTRY_DEBUG=1)."""
-    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", "0", "false", "no",
-                                                                                         "off")
+    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *health.OFF)
     try:
         action()
         return 0

@@ -56,8 +56,10 @@ def replay(worker: Any) -> None:
         try:
             status = get(worker, path, target)
         except Exception as exc:
+            from entrypoint.errors import last_line
+
             worker.log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", worker.pid, path,
-                               type(exc).__name__, exc)
+                               type(exc).__name__, last_line(str(exc)))
             return
         if status >= 500:
             worker.log.warning("prod-entry: worker %s: warmup GET %s answered %s", worker.pid, path, status)

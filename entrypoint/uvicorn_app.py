@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from entrypoint.appclient import Target, asgi_get
+from entrypoint.errors import last_line
 from entrypoint.warmup import load_app
 
 APP_VAR = "PROD_ENTRY_UVICORN_APP"
@@ -73,7 +74,7 @@ class Warmed:
                 status = (await asgi_get(self.inner, path, target, state)).status
             except Exception as exc:
                 log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", os.getpid(), path,
-                            type(exc).__name__, exc)
+                            type(exc).__name__, last_line(str(exc)))
                 return
             if status >= 500:
                 log.warning("prod-entry: worker %s: warmup GET %s answered %s", os.getpid(), path, status)

@@ -100,6 +100,13 @@ CASES = [
      "PROD_ENTRY_INIT='sometimes' is not a mode"),
     ("stop timeout not a number", {"PROD_ENTRY_STOP_TIMEOUT": "10s"}, ["command", "true"], 2,
      "PROD_ENTRY_STOP_TIMEOUT='10s' is not a number of seconds"),
+    ("args number overflows to inf", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 1e400}'}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
+    ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
+    ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
 ]
 
 

@@ -69,7 +69,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
     resolved.environment.export()
     # Before the privilege drop: the user may not be able to read prod-entry's own modules.
     not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
-    privileges.drop(env)
+    privileges.drop(env, program=resolved.launch.argv[0])
     deploy_check.check_deploy(resolved, logger)
     warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")

@@ -105,6 +105,14 @@ CASES = [
      "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
     ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
      ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
+    # The test extra installs neither gevent nor tornado: gunicorn would fail on them after the warmup.
+    ("gunicorn worker class without its package", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                   "PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gevent"}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS sets gunicorn's worker class 'gevent', which needs the Python package "
+     "'gevent': install it (pip install 'prod-entry[gevent]')"),
+    ("gunicorn worker class in GUNICORN_CMD_ARGS", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                    "GUNICORN_CMD_ARGS": "-k tornado"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
     ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
      ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
 ]

@@ -35,8 +35,10 @@ def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:
     module = settings_module(env, needed_for)
     value = getattr(module, setting, None)
     if not isinstance(value, str) or "." not in value:
+        # Name the project's own module (startproject writes PROJECT/asgi.py but never sets ASGI_APPLICATION).
+        guess = f"{module.__name__.split('.')[0]}.{setting[:4].lower()}"
         raise ConfigError(f"{setting} in {module.__name__} is {value!r}, so {needed_for} cannot be derived: set "
-                          f"{setting} = 'myproject.{setting[:4].lower()}.application' or set {needed_for}")
+                          f"{setting} = '{guess}.application' or {needed_for}={guess}:application")
     module_path, _, attr = value.rpartition(".")
     return f"{module_path}:{attr}"
 

@@ -3,11 +3,12 @@ fault, no traceback, and execs nothing (the debug log line `exec ...` that prece
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from support import EXAMPLE, base_env, describe, run
+from support import BIN, EXAMPLE, base_env, describe, run
 
 # (id, environment, argv, exit code, text the one line must contain)
 CASES = [
@@ -166,3 +167,19 @@ def test_secret_file_value_is_masked_in_show(tmp_path):
     proc = run(["show", "q"], env)
     assert proc.returncode == 0 and "hunter2" not in proc.stdout and "--url=redis://:****@r:6379/0" in proc.stdout, \
         describe(proc)
+
+
+def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_path):
+    # startproject writes mysite/asgi.py but no ASGI_APPLICATION: the hint must name that module, and work.
+    made = subprocess.run([str(BIN / "django-admin"), "startproject", "mysite", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert made.returncode == 0, made.stderr
+    env = base_env(DJANGO_SETTINGS_MODULE="mysite.settings", PROD_ENTRY_PROCESS_WEB="uvicorn")
+    proc = run(["check"], env, tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stderr.strip() == ("prod-entry: error: ASGI_APPLICATION in mysite.settings is None, so "
+                                   "PROD_ENTRY_PROCESS_WEB_APP cannot be derived: set ASGI_APPLICATION = "
+                                   "'mysite.asgi.application' or PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application"), \
+        describe(proc)
+    proc = run(["check"], {**env, "PROD_ENTRY_PROCESS_WEB_APP": "mysite.asgi:application"}, tmp_path)
+    assert proc.returncode == 0, describe(proc)

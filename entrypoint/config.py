@@ -17,9 +17,7 @@ from typing import NamedTuple
 
 from entrypoint import argv
 from entrypoint.errors import ConfigError
-from entrypoint.launch import COMMANDS
-
-PREFIX = "PROD_ENTRY_PROCESS_"
+from entrypoint.names import COMMANDS, PREFIX
 
 # Settings a process may override for itself: PROD_ENTRY_PROCESS_<NAME>_<SETTING> beats PROD_ENTRY_<SETTING>.
 PER_PROCESS_SETTINGS: tuple[str, ...] = (

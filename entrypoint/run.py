@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
 from entrypoint import config, deploy_check, health, log, privileges, prodserver, warmup
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError
+from entrypoint.errors import ConfigError, EntrypointError, ExecError
 from entrypoint.execute import exec_argv
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
@@ -42,9 +43,11 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
         launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
         return Resolved(environment, selected, process, launch, processes)
     if name is None:
-        raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
-                          f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
-                          f"for the zero-config web process (defined: {', '.join(sorted(processes))})")
+        why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
+               "it is what prod-entry runs with no NAME")
+        raise ConfigError(f"no process {selected!r} is defined and {why}: define "
+                          f"PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE for the "
+                          f"zero-config web process (defined: {', '.join(sorted(processes))})")
     return Resolved(environment, name, None, Launch([Word(name, "command line"), *extra_words(extra)]),
                     processes)
 
@@ -58,20 +61,33 @@ def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
             f"{', '.join(sorted(processes))}){hint}")
 
 
-def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
-    """Resolve and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
-    resolved = resolve(name, extra, environ)
+def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True) -> str | None:
+    """Every step between resolving a process and exec'ing it, in order: the one path that both a start and
+    `prod-entry check` take, so that check can never pass what the start refuses. Returns the message for a
+    program that is not found at exec. Raises EntrypointError with the start's own line and exit status."""
     env = resolved.environment.values
-    logger = log.from_env(env, resolved.name, redactor(env))
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
         logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
                        "the file is read): set it in the container's environment instead")
     resolved.environment.export()
-    # Before the privilege drop: the user may not be able to read prod-entry's own modules.
-    not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    not_found = None
+    if resolved.process is None:
+        # Before the privilege drop: the user may not be able to read prod-entry's own modules.
+        not_found = not_found_message(resolved.name, resolved.processes)
+        if shutil.which(resolved.name) is None:
+            raise ExecError(not_found, 127)
     privileges.drop(env)
-    deploy_check.check_deploy(resolved, logger)
-    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
+    deploy_check.check_deploy(env, resolved.launch.kind, logger)
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info, port_check)
+    return not_found
+
+
+def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
+    """Resolve, prepare and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
+    resolved = resolve(name, extra, environ)
+    env = resolved.environment.values
+    logger = log.from_env(env, resolved.name, redactor(env))
+    not_found = prepare(resolved, logger)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from entrypoint import argv
+from entrypoint import argv, names
 from entrypoint.config import Process
 from entrypoint.errors import ConfigError
 
@@ -103,9 +103,7 @@ def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) ->
 
 
 def process_var(process: Process, attribute: str | None = None) -> str:
-    from entrypoint.config import PREFIX
-
-    return PREFIX + process.name.upper() + (f"_{attribute}" if attribute else "")
+    return names.process_var(process.name, attribute)
 
 
 # Helpers the built-in backends share.

@@ -117,9 +117,9 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         resolved = run.resolve(name, extra)
         redact = word_redactor(resolved.environment.values)
         if resolved.process is None:
-            import shutil
+            from entrypoint.execute import locate
 
-            found = shutil.which(resolved.name)
+            found = locate(resolved.name)
             if found is None:
                 raise ExecError(run.not_found_message(resolved.name, resolved.processes), 127)
             click.echo(f"process: none ({resolved.name!r} is the program {found} on PATH, exec'd as it is)")
@@ -158,9 +158,9 @@ def check_command(traceback: bool, name: str | None) -> None:
         logger = log.from_env(env, resolved.name, redactor(env))
         run.prepare(resolved, logger, port_check=False)
         if resolved.process is None:
-            import shutil
+            from entrypoint.execute import locate
 
-            click.echo(f"{resolved.name}: ok (not a process: the program {shutil.which(resolved.name)} on PATH; "
+            click.echo(f"{resolved.name}: ok (not a process: the program {locate(resolved.name)} on PATH; "
                        "only PROD_ENTRY_WAIT_FOR applies to it)")
         else:
             click.echo(f"{resolved.name}: ok")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
@@ -11,7 +10,7 @@ from entrypoint import config, deploy_check, health, log, privileges, prodserver
 from entrypoint.backends import Launch, Word, extra_words, plan
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError, ExecError
-from entrypoint.execute import exec_argv
+from entrypoint.execute import exec_argv, locate
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
 
@@ -40,7 +39,7 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
+        launch = warmup.with_worker_warmup(process, env, plan(process, env, extra))
         return Resolved(environment, selected, process, launch, processes)
     if name is None:
         why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
@@ -74,7 +73,7 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True) -> 
     if resolved.process is None:
         # Before the privilege drop: the user may not be able to read prod-entry's own modules.
         not_found = not_found_message(resolved.name, resolved.processes)
-        if shutil.which(resolved.name) is None:
+        if locate(resolved.name) is None:
             raise ExecError(not_found, 127)
     privileges.drop(env)
     deploy_check.check_deploy(env, resolved.launch.kind, logger)

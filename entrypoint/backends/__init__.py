@@ -47,6 +47,8 @@ class Launch(NamedTuple):
     app: str | None = None
     interface: str | None = None  # "wsgi" or "asgi" for web processes
     bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
+    backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
+    worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
 
     @property
     def argv(self) -> list[str]:
@@ -60,8 +62,19 @@ def normalize(backend: str) -> str:
     return backend.strip().lower().replace("_", "-")
 
 
+def name_of(process: Process) -> str:
+    return normalize(process.backend)
+
+
+def adapter(launch: Launch, attribute: str) -> Callable | None:
+    """A function of the built-in backend module that planned `launch` (e.g. its worker_warmup), or None."""
+    if launch.backend not in BUILTIN:
+        return None
+    return getattr(importlib.import_module(f"entrypoint.backends.{BUILTIN[launch.backend]}"), attribute, None)
+
+
 def load(process: Process) -> Build:
-    name = normalize(process.backend)
+    name = name_of(process)
     if name in BUILTIN:
         module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
         return getattr(module, "build_" + name.split("-")[-1]) if name.startswith("celery") else module.build
@@ -97,6 +110,8 @@ def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) ->
     else:
         raise ConfigError(f"backend {process.backend!r} of process {process.name!r} returned {result!r}: a "
                           "backend must return a non-empty list of strings or a Launch")
+    if name_of(process) in BUILTIN:
+        launch = launch._replace(backend=name_of(process))
     if not launch.words:
         raise ConfigError(f"process {process.name!r} has nothing to run: give the program (prod-entry {process.name} PROGRAM [ARGS]...) or set {process_var(process, 'ARGS')}")
     return launch

@@ -20,6 +20,8 @@ Process definitions (environment, or a .env file):
                                    (verbatim) or a command line (split like a shell)
   PROD_ENTRY_PROCESS_<NAME>_APP    what it serves/runs (module:attr); derived from Django
                                    settings (WSGI_APPLICATION, ASGI_APPLICATION) when unset
+  PROD_ENTRY_PROCESS_<NAME>_BEFORE release steps before warmup and exec, one replica at a
+                                   time: "manage migrate --noinput; manage collectstatic --noinput"
 \b
 Settings:
   PROD_ENTRY_DEFAULT_PROCESS       process run when no NAME is given (default: web)
@@ -137,6 +139,14 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         width = max(len(t) for t in texts)
         for text, word in zip(texts, resolved.launch.words):
             click.echo(f"  {text:<{width}}  {word.origin}")
+        if resolved.steps:
+            from entrypoint import release
+
+            assert resolved.process is not None
+            click.echo(f"before: (release steps, run in order before warmup; {resolved.process.origins['before']})")
+            for number, step in enumerate(resolved.steps, 1):
+                click.echo(f"  {number}. {redact(' '.join(step.argv))}")
+            click.echo(f"lock:   {redact(release.lock_for(resolved.environment.values).describe())}")
 
     sys.exit(run.guarded(show, traceback, name))
 
@@ -156,7 +166,7 @@ def check_command(traceback: bool, name: str | None) -> None:
         resolved = run.resolve(name)
         env = resolved.environment.values
         logger = log.from_env(env, resolved.name, redactor(env))
-        run.prepare(resolved, logger, port_check=False)
+        run.prepare(resolved, logger, port_check=False, run_steps=False)
         if resolved.process is None:
             from entrypoint.execute import locate
 

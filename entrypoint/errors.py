@@ -39,3 +39,11 @@ class Stopped(EntrypointError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum
+
+
+class StepFailed(EntrypointError):
+    """A release step (PROD_ENTRY_PROCESS_<NAME>_BEFORE) failed: the start ends with the step's own status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -320,10 +320,10 @@ def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launc
 
 # --- the steps before exec -------------------------------------------------------------------------------
 
-def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
-                port_check: bool = True) -> None:
-    """The checklist between resolving a process and exec'ing it: port check (web), wait-for (any kind),
-    warmup and the worker hook's plan (web). Raises ConfigError, WaitTimeout, WarmupError or Stopped."""
+def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+          port_check: bool = True) -> None:
+    """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
+    WaitTimeout or Stopped."""
     from entrypoint import waitfor
 
     if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
@@ -331,6 +331,11 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
                                 f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
+
+
+def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None]) -> None:
+    """The last steps before exec: the heartbeat path for the worker, the warmup and the worker adapter's
+    plan (web). Raises ConfigError, WarmupError or Stopped."""
     heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat

@@ -100,6 +100,23 @@ CASES = [
      "PROD_ENTRY_INIT='sometimes' is not a mode"),
     ("stop timeout not a number", {"PROD_ENTRY_STOP_TIMEOUT": "10s"}, ["command", "true"], 2,
      "PROD_ENTRY_STOP_TIMEOUT='10s' is not a number of seconds"),
+    ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                    "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate 'unclosed"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE cannot be split like a command line"),
+    ("release steps: an empty step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate;;manage check"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 2 is empty"),
+    ("release steps: a missing step name", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                            "PROD_ENTRY_PROCESS_WEB_BEFORE": "migrate"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 1 (migrate): 'migrate' is neither a defined process nor a command"),
+    ("release steps: a server as a step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                           "PROD_ENTRY_PROCESS_API": "gunicorn",
+                                           "PROD_ENTRY_PROCESS_WEB_BEFORE": "api"}, ["web"], 2,
+     "step 1 (api) is a web process, which never completes"),
+    ("release steps: lock timeout not a number", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                  "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage check",
+                                                  "PROD_ENTRY_BEFORE_LOCK_TIMEOUT": "soon"}, ["web"], 2,
+     "PROD_ENTRY_BEFORE_LOCK_TIMEOUT='soon' is not a number of seconds"),
 ]
 
 

@@ -12,6 +12,7 @@ Other processes that import the instance (web servers) never dequeue, so they ne
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 from entrypoint.workers import Pulse
@@ -31,3 +32,4 @@ def install(huey: Any) -> None:
 
     huey.dequeue = pulsing_dequeue
     huey.on_shutdown(name="prod-entry-heartbeat")(pulse.stop)
+    atexit.register(pulse.stop)  # on TERM the consumer exits without running its workers' shutdown hooks

@@ -24,6 +24,8 @@ health URL (PROD_ENTRY_HEALTHCHECK_URL, default /) on the bind address from the 
 --url; passes on PROD_ENTRY_HEALTHCHECK_STATUS (default 200; with no health URL set, any status below 500).
 Workers: the heartbeat file (--file, PROD_ENTRY_HEARTBEAT_FILE, default $PROD_ENTRY_STATE_DIR/heartbeat)
 must be younger than --max-age (PROD_ENTRY_HEARTBEAT_MAX_AGE, default 60) seconds.
+PROD_ENTRY_HEALTHCHECK_COMMAND (or PROD_ENTRY_PROCESS_<NAME>_HEALTHCHECK_COMMAND): a command to run instead,
+healthy when it exits 0; the probe of backends with none of their own (command, manage, celery-beat).
 Not ready while $PROD_ENTRY_STATE_DIR/draining exists (the supervisor's shutdown delay).
 Exit 0 healthy, 1 not healthy or misconfigured."""
 

@@ -24,7 +24,7 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     # warmup and probes (warmup.py, probes.py, waitfor.py)
     "WARMUP", "WARMUP_WORKERS", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
-    "HEARTBEAT_MAX_AGE",
+    "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
     # release steps (release.py)
     "BEFORE_LOCK_TIMEOUT",
 )

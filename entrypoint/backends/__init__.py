@@ -33,6 +33,11 @@ BUILTIN = {
 
 WEB, WORKER, TASK = "web", "worker", "task"
 
+# How `prod-entry healthcheck` probes a backend, declared by each module as PROBE (a dict by backend name
+# where a module serves several): an HTTP request, the heartbeat file its worker keeps fresh, or only what the
+# user names (PROD_ENTRY_HEALTHCHECK_COMMAND, a HEARTBEAT_FILE of the process).
+HTTP, HEARTBEAT, NAMED = "http", "heartbeat", "named"
+
 
 class Word(NamedTuple):
     text: str
@@ -98,6 +103,23 @@ def load(process: Process) -> Build:
         raise ConfigError(f"{where}={process.backend!r} is not a backend: it must be a callable "
                           "build(process, env, extra) returning a list of words or a Launch")
     return obj
+
+
+def probe_kind(process: Process, env: Mapping[str, str]) -> tuple[str, str]:
+    """(HTTP, HEARTBEAT or NAMED, how to make the heartbeat: a hint for the probe's message). Built-in
+    backends declare it without building an argv; a module without PROBE (or a custom backend) is probed
+    by HTTP when its Launch is a web one, else only as the user names."""
+    name = normalize(process.backend)
+    if name in BUILTIN:
+        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        declared = getattr(module, "PROBE", None)
+        if isinstance(declared, dict):
+            declared = declared.get(name)
+        if declared is not None:
+            return declared, getattr(module, "HEARTBEAT_HINT", "")
+    # The app is not needed to know the kind: a placeholder spares importing Django settings for it.
+    web = plan(process._replace(app=process.app or "-"), env, []).kind == WEB
+    return (HTTP if web else NAMED), ""
 
 
 def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) -> Launch:

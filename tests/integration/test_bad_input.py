@@ -165,3 +165,26 @@ def test_secret_file_value_is_masked_in_show(tmp_path):
     proc = run(["show", "q"], env)
     assert proc.returncode == 0 and "hunter2" not in proc.stdout and "--url=redis://:****@r:6379/0" in proc.stdout, \
         describe(proc)
+
+
+# `prod-entry healthcheck` with a bad PROD_ENTRY_HEALTHCHECK_COMMAND: exit 1 (a probe never answers 2), one line.
+HEALTHCHECK_CASES = [
+    ("healthcheck command unclosed quote", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "test -f 'oops"},
+     "PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND cannot be split like a command line"),
+    ("healthcheck command empty", {"PROD_ENTRY_HEALTHCHECK_COMMAND": " "}, "PROD_ENTRY_HEALTHCHECK_COMMAND is empty"),
+    ("healthcheck command not found", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "no-such-probe --now"},
+     "'no-such-probe' is not found"),
+    ("healthcheck command timeout not a number", {"PROD_ENTRY_HEALTHCHECK_COMMAND": "true",
+                                                  "PROD_ENTRY_HEALTHCHECK_TIMEOUT": "soon"},
+     "PROD_ENTRY_HEALTHCHECK_TIMEOUT='soon' is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("variables", "needle"), [c[1:] for c in HEALTHCHECK_CASES],
+                         ids=[c[0] for c in HEALTHCHECK_CASES])
+def test_bad_healthcheck_command(variables, needle, tmp_path):
+    proc = run(["healthcheck", "job"], base_env(PROD_ENTRY_PROCESS_JOB="command", **variables), cwd=tmp_path)
+    assert proc.returncode == 1, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prod-entry: unhealthy: "), describe(proc)
+    assert needle in lines[0] and proc.stdout == "", describe(proc)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from entrypoint import __version__, run
+from entrypoint.errors import ExecError
 
 ENV_HELP = """
 \b
@@ -19,6 +20,8 @@ Process definitions (environment, or a .env file):
                                    (verbatim) or a command line (split like a shell)
   PROD_ENTRY_PROCESS_<NAME>_APP    what it serves/runs (module:attr); derived from Django
                                    settings (WSGI_APPLICATION, ASGI_APPLICATION) when unset
+  PROD_ENTRY_PROCESS_<NAME>_BEFORE release steps before warmup and exec, one replica at a
+                                   time: "manage migrate --noinput; manage collectstatic --noinput"
 \b
 Settings:
   PROD_ENTRY_DEFAULT_PROCESS       process run when no NAME is given (default: web)
@@ -116,7 +119,12 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         resolved = run.resolve(name, extra)
         redact = word_redactor(resolved.environment.values)
         if resolved.process is None:
-            click.echo(f"process: none ({resolved.name!r} would be exec'd from PATH as it is)")
+            from entrypoint.execute import locate
+
+            found = locate(resolved.name)
+            if found is None:
+                raise ExecError(run.not_found_message(resolved.name, resolved.processes), 127)
+            click.echo(f"process: none ({resolved.name!r} is the program {found} on PATH, exec'd as it is)")
         else:
             p = resolved.process
             click.echo(f"process: {p.name}")
@@ -131,6 +139,14 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         width = max(len(t) for t in texts)
         for text, word in zip(texts, resolved.launch.words):
             click.echo(f"  {text:<{width}}  {word.origin}")
+        if resolved.steps:
+            from entrypoint import release
+
+            assert resolved.process is not None
+            click.echo(f"before: (release steps, run in order before warmup; {resolved.process.origins['before']})")
+            for number, step in enumerate(resolved.steps, 1):
+                click.echo(f"  {number}. {redact(' '.join(step.argv))}")
+            click.echo(f"lock:   {redact(release.lock_for(resolved.environment.values).describe())}")
 
     sys.exit(run.guarded(show, traceback, name))
 
@@ -139,19 +155,25 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
 @click.argument("name", required=False)
 @click.pass_obj
 def check_command(traceback: bool, name: str | None) -> None:
-    """Validate NAME's configuration, wait for PROD_ENTRY_WAIT_FOR and run its warmup, without exec: exit 0
-    ready, 2 configuration error, 3 warmup failed, 4 wait-for timed out. For CI and init containers."""
-    from entrypoint import log, warmup
+    """Run every step a start of NAME runs before exec (definitions, secrets, PROD_ENTRY_USER, check --deploy,
+    wait-for, warmup), in the same order and with the same lines and exit codes, without exec: exit 0 ready,
+    2 configuration error, 3 warmup or deploy check failed, 4 wait-for timed out, 127 no such process or
+    program. Only the port check is left out: a check may run beside the server. For CI and init containers."""
+    from entrypoint import log
     from entrypoint.secrets import redactor
 
     def check() -> None:
         resolved = run.resolve(name)
         env = resolved.environment.values
         logger = log.from_env(env, resolved.name, redactor(env))
-        resolved.environment.export()
-        # No port check: a check runs beside the server (CI, an init container), not in its place.
-        warmup.before_exec(resolved.process, env, resolved.launch, logger.info, port_check=False)
-        click.echo(f"{resolved.name}: ok")
+        run.prepare(resolved, logger, port_check=False, run_steps=False)
+        if resolved.process is None:
+            from entrypoint.execute import locate
+
+            click.echo(f"{resolved.name}: ok (not a process: the program {locate(resolved.name)} on PATH; "
+                       "only PROD_ENTRY_WAIT_FOR applies to it)")
+        else:
+            click.echo(f"{resolved.name}: ok")
 
     sys.exit(run.guarded(check, traceback, name))
 

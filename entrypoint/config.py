@@ -17,20 +17,20 @@ from typing import NamedTuple
 
 from entrypoint import argv
 from entrypoint.errors import ConfigError
-from entrypoint.launch import COMMANDS
-
-PREFIX = "PROD_ENTRY_PROCESS_"
+from entrypoint.names import COMMANDS, PREFIX
 
 # Settings a process may override for itself: PROD_ENTRY_PROCESS_<NAME>_<SETTING> beats PROD_ENTRY_<SETTING>.
 PER_PROCESS_SETTINGS: tuple[str, ...] = (
     # warmup and probes (warmup.py, probes.py, waitfor.py)
     "WARMUP", "WARMUP_WORKERS", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
-    "HEARTBEAT_MAX_AGE",
+    "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
+    # release steps (release.py)
+    "BEFORE_LOCK_TIMEOUT",
 )
 
 # Longest first, so `_HEALTHCHECK_URL` is tried before a shorter suffix it ends with.
-_ATTRIBUTES = ("ARGS", "APP")
+_ATTRIBUTES = ("ARGS", "APP", "BEFORE")
 
 _NAME = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*\Z")
 
@@ -68,6 +68,7 @@ class Process(NamedTuple):
     # "backend" / "args" / "app" -> where the value came from ("env PROD_ENTRY_PROCESS_WEB", "built-in", ...)
     origins: dict[str, str]
     settings: dict[str, str]
+    before: str | None = None  # PROD_ENTRY_PROCESS_<NAME>_BEFORE: release steps, as written (release.py parses)
 
     def setting(self, env: Mapping[str, str], key: str, default: str | None = None) -> str | None:
         """PROD_ENTRY_PROCESS_<NAME>_<KEY>, else PROD_ENTRY_<KEY>, else `default`."""
@@ -240,7 +241,11 @@ def _process(name: str, variables: dict[str | None, str], environment: Environme
             raise ConfigError(f"{variables['APP']} is empty: set it (e.g. myproject.wsgi:application) or unset it")
         origins["app"] = environment.origin(variables["APP"])
     settings = {attr: env[var] for attr, var in variables.items() if attr in PER_PROCESS_SETTINGS}
-    return Process(name, backend, args, app, origins, settings)
+    before = None
+    if "BEFORE" in variables:
+        before = env[variables["BEFORE"]]
+        origins["before"] = environment.origin(variables["BEFORE"])
+    return Process(name, backend, args, app, origins, settings, before)
 
 
 def selected_name(env: Mapping[str, str], name: str | None) -> str:

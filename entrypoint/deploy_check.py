@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from entrypoint.backends import WEB
 from entrypoint.errors import ConfigError, WarmupError, last_line
 from entrypoint.health import OFF, ON
 from entrypoint.log import Logger
 
-if TYPE_CHECKING:
-    from entrypoint.run import Resolved
-
 VARIABLE = "PROD_ENTRY_CHECK_DEPLOY"
 _OFF = ("", *OFF)
 _ERROR = (*ON, "error")
 
 
-def check_deploy(resolved: Resolved, logger: Logger) -> None:
-    """Run the checks when PROD_ENTRY_CHECK_DEPLOY asks for them and the process is a web server; raise
-    WarmupError (exit 3) naming the check ids at or above the failing level (error, or warning)."""
-    env = resolved.environment.values
+def check_deploy(env: Mapping[str, str], kind: str, logger: Logger) -> None:
+    """Run the checks when PROD_ENTRY_CHECK_DEPLOY asks for them and the process (of `kind`) is a web server;
+    raise WarmupError (exit 3) naming the check ids at or above the failing level (error, or warning)."""
     value = env.get(VARIABLE, "").strip().lower()
-    if value in _OFF or resolved.launch.kind != WEB:
+    if value in _OFF or kind != WEB:
         return
     if value not in (*_ERROR, "warning"):
         raise ConfigError(f"{VARIABLE}={value!r}: set 1 (fail on errors), warning (fail on warnings too) or 0")

@@ -41,6 +41,14 @@ class Stopped(EntrypointError):
         self.exit_code = 128 + signum
 
 
+class StepFailed(EntrypointError):
+    """A release step (PROD_ENTRY_PROCESS_<NAME>_BEFORE) failed: the start ends with the step's own status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 _FRAME_STARTS = ('File "', "Traceback (most recent call last):", "During handling of the above exception",
                  "The above exception was the direct cause")
 

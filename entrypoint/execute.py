@@ -20,6 +20,18 @@ def restore_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def locate(program: str) -> str | None:
+    """Where execvp would find `program` (a path, or the first PATH entry holding a file of that name), or None
+    when it would fail with "not found". Executable or not: a file that exists but cannot run is exec's 126."""
+    if os.sep in program:
+        return program if os.path.exists(program) else None
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", program)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
 def exec_argv(argv: Sequence[str], not_found: str | None = None) -> NoReturn:
     """execvp `argv`. Raises ExecError 127 if the program is not found (`not_found` replaces the message),
     126 if it cannot be executed."""

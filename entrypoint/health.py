@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from entrypoint import units
+from entrypoint.names import process_var
 from entrypoint.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ OFF = ("0", "false", "no", "off")
 def setting_name(process: Process | None, key: str) -> str:
     """The variable a user would set for `key`: the per-process one when it is set, else the global one."""
     if process is not None and key in process.settings:
-        from entrypoint.backends import process_var
-
-        return process_var(process, key)
+        return process_var(process.name, key)
     return f"PROD_ENTRY_{key}"
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import sys
 
-# First words that are prod-entry's own commands (handled by the click CLI) rather than processes.
-COMMANDS = frozenset({"list", "show", "check", "healthcheck", "help"})
+from entrypoint.names import COMMANDS  # imports nothing itself
 
 
 def main() -> None:

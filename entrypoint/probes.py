@@ -24,6 +24,8 @@ health URL (PROD_ENTRY_HEALTHCHECK_URL, default /) on the bind address from the 
 --url; passes on PROD_ENTRY_HEALTHCHECK_STATUS (default 200; with no health URL set, any status below 500).
 Workers: the heartbeat file (--file, PROD_ENTRY_HEARTBEAT_FILE, default $PROD_ENTRY_STATE_DIR/heartbeat)
 must be younger than --max-age (PROD_ENTRY_HEARTBEAT_MAX_AGE, default 60) seconds.
+PROD_ENTRY_HEALTHCHECK_COMMAND (or PROD_ENTRY_PROCESS_<NAME>_HEALTHCHECK_COMMAND): a command to run instead,
+healthy when it exits 0; the probe of backends with none of their own (command, manage, celery-beat).
 Not ready while $PROD_ENTRY_STATE_DIR/draining exists (the supervisor's shutdown delay).
 Exit 0 healthy, 1 not healthy or misconfigured."""
 
@@ -76,9 +78,13 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(redact(probe(args, environ)))
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
+        from entrypoint.errors import EntrypointError
         from entrypoint.log import write
 
-        write(redact(f"prod-entry: unhealthy: {exc}") + "\n")  # a full stderr must not turn 1 into 120
+        # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
+        reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \
+            f"the probe itself failed ({type(exc).__name__}: {exc}): a bug in prod-entry or a custom backend"
+        write(redact(f"prod-entry: unhealthy: {reason}") + "\n")  # a full stderr must not turn 1 into 120
     return 1
 
 
@@ -95,20 +101,25 @@ def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
     return probe_process(name, options, environ)
 
 
-def heartbeat(path: str, max_age: float) -> str:
+def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--max-age") -> str:
+    """`hint` says what writes the file (for the message when it does not exist); `max_age_from` names the
+    setting or option to raise when it is stale."""
     try:
         age = time.time() - os.stat(path).st_mtime
     except FileNotFoundError:
-        raise Unhealthy(f"no heartbeat: {path} does not exist (the worker has not started, or does not call "
-                        "entrypoint.celery_heartbeat.install)") from None
+        raise Unhealthy(f"no heartbeat: {path} does not exist (the worker has not started, has stopped, or "
+                        f"does not write it{': ' + hint if hint else ''})") from None
+    except OSError as exc:
+        raise Unhealthy(f"no heartbeat: cannot read {path} ({exc.strerror})") from None
     if age > max_age:
-        raise Unhealthy(f"stale heartbeat: {path} is {age:.0f}s old (max {max_age:g}s)")
+        raise Unhealthy(f"stale heartbeat: {path} is {age:.0f}s old (max {max_age:g}s): the worker has stopped "
+                        f"taking work, or is busy longer than that (raise {max_age_from})")
     return f"healthy: heartbeat {path} is {age:.0f}s old (max {max_age:g}s)"
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
     from entrypoint import config, health, prodserver, state
-    from entrypoint.backends import WEB, WORKER, plan
+    from entrypoint.backends import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
 
     environment = config.load_environment(environ)
     environment.export()  # Django settings, if read, take the .env file's variables from os.environ
@@ -118,12 +129,31 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     process = processes.get(selected)
     if process is None and "--url" not in options:
         raise Unhealthy(f"no process {selected!r} is defined (defined: {', '.join(sorted(processes))})")
+    explicit = "--url" in options or "--file" in options
+    command = None if explicit else health.get(process, env, "HEALTHCHECK_COMMAND")
+    if command is not None:
+        return run_command(command, health.setting_name(process, "HEALTHCHECK_COMMAND"),
+                           number(options["--timeout"], "--timeout") if "--timeout" in options else
+                           health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT))
+    kind, hint = probe_kind(process, env) if process else (HTTP, "")
+    if "--file" in options or (kind != HTTP and "--url" not in options):
+        assert process is not None or "--file" in options
+        # A process with no probe of its own takes only a file named for it: the global HEARTBEAT_FILE
+        # belongs to the workers that write it (a celery-beat beside a Celery worker must not pass on its file).
+        named = process.settings.get("HEARTBEAT_FILE") if process is not None else None
+        if kind == HEARTBEAT:
+            named = named or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
+        path = options.get("--file") or named
+        if not path:
+            assert process is not None
+            raise Unhealthy(f"process {selected!r} (backend {process.backend}) has no probe of its own: set "
+                            f"{process_var(process, 'HEALTHCHECK_COMMAND')} to a command that exits 0 when it is "
+                            f"healthy, or {process_var(process, 'HEARTBEAT_FILE')} to a file it keeps fresh")
+        max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
+        max_age_from = "--max-age" if "--max-age" in options else health.setting_name(process, "HEARTBEAT_MAX_AGE")
+        return heartbeat(path, number(max_age, max_age_from) if max_age else DEFAULT_MAX_AGE, hint, max_age_from)
     # The app is not needed to know the bind: a placeholder spares importing Django settings for it.
     launch = plan(process._replace(app=process.app or "-"), env, []) if process else None
-    if "--file" in options or (launch is not None and launch.kind == WORKER and "--url" not in options):
-        path = options.get("--file") or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
-        max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
-        return heartbeat(path, number(max_age, "--max-age") if max_age else DEFAULT_MAX_AGE)
     check = health.health_check(process, env)
     timeout = number(options["--timeout"], "--timeout") if "--timeout" in options else \
         health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT)
@@ -155,6 +185,35 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     if not check.passes(status):
         raise Unhealthy(f"GET {where} answered {status}, expected {check.expected()} ({check.setting})")
     return f"healthy: GET {where} answered {status}"
+
+
+def run_command(command: str, var: str, timeout: float) -> str:
+    """The user's own probe: healthy when it exits 0; otherwise its last meaningful line says why."""
+    import shlex
+    import subprocess
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise Unhealthy(f"{var} cannot be split like a command line ({exc}): fix its quoting") from None
+    if not words:
+        raise Unhealthy(f"{var} is empty: unset it, or set it to a command that exits 0 when healthy")
+    try:
+        done = subprocess.run(words, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise Unhealthy(f"{var}: {words[0]!r} is not found: install it, or fix the command") from None
+    except PermissionError:
+        raise Unhealthy(f"{var}: {words[0]!r} cannot be executed: fix its permissions, or the command") from None
+    except subprocess.TimeoutExpired:
+        raise Unhealthy(f"{var}: {words[0]} did not finish within {timeout:g}s (PROD_ENTRY_HEALTHCHECK_TIMEOUT)") \
+            from None
+    if done.returncode == 0:
+        return f"healthy: {var}: {words[0]} exited 0"
+    # The last line is where a traceback or a tool's error says what went wrong.
+    lines = [line.strip() for line in (done.stderr or done.stdout).decode(errors="replace").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    how = f"exited {done.returncode}" if done.returncode > 0 else f"was killed by signal {-done.returncode}"
+    raise Unhealthy(f"{var}: {words[0]} {how}{': ' + last[:200] if last else ''}")
 
 
 def request_host(process: object, env: Mapping[str, str]) -> str:

@@ -118,7 +118,10 @@ def _process(name: str, definition: Mapping[str, object], where: str, builtin: P
         if not isinstance(app, str) or not app.strip():
             raise ConfigError(f"{where}['APP'] is {app!r}: set a dotted path (myproject.celery.app) or remove it")
         app, origins["app"] = _module_attr(app.strip()), f"{where}['APP']"
-    return Process(name, mapped.backend, args, app, origins, dict(builtin.settings) if builtin else {})
+    before = builtin.before if builtin else None
+    if builtin is not None and "before" in builtin.origins:
+        origins["before"] = builtin.origins["before"]
+    return Process(name, mapped.backend, args, app, origins, dict(builtin.settings) if builtin else {}, before)
 
 
 def backend(path: str, where: str, name: str) -> Mapped:

@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, health, log, privileges, prodserver, warmup
-from entrypoint.backends import Launch, Word, extra_words, plan
+from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, warmup
+from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError, last_line
-from entrypoint.execute import exec_argv
+from entrypoint.errors import ConfigError, EntrypointError, ExecError, last_line
+from entrypoint.execute import exec_argv, locate
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
 
@@ -21,6 +21,7 @@ class Resolved(NamedTuple):
     process: Process | None  # None: the first word is a program, exec'd as it is
     launch: Launch
     processes: dict[str, Process]
+    steps: list[release.Step] = []  # PROD_ENTRY_PROCESS_<NAME>_BEFORE, resolved
 
 
 def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, dict[str, Process]]:
@@ -39,14 +40,39 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        launch = warmup.with_worker_hook(process, env, plan(process, env, extra))
-        return Resolved(environment, selected, process, launch, processes)
+        launch = warmup.with_worker_warmup(process, env, plan(process, env, extra))
+        return Resolved(environment, selected, process, launch, processes, release_steps(process, processes, env))
     if name is None:
-        raise ConfigError(f"no process {selected!r} is defined and PROD_ENTRY_DEFAULT_PROCESS names it: "
-                          f"define PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE "
-                          f"for the zero-config web process (defined: {', '.join(sorted(processes))})")
+        why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
+               "it is what prod-entry runs with no NAME")
+        raise ConfigError(f"no process {selected!r} is defined and {why}: define "
+                          f"PROD_ENTRY_PROCESS_{selected.upper()}=<backend> or set DJANGO_SETTINGS_MODULE for the "
+                          f"zero-config web process (defined: {', '.join(sorted(processes))})")
     return Resolved(environment, name, None, Launch([Word(name, "command line"), *extra_words(extra)]),
                     processes)
+
+
+def release_steps(process: Process, processes: Mapping[str, Process], env: Mapping[str, str]) -> list[release.Step]:
+    """The BEFORE steps of `process`, each resolved as `prod-entry WORD...` would be: a defined process (a task:
+    `manage migrate`, `command ...`, a custom one) or a program on PATH. Raises ConfigError naming the step."""
+    if process.before is None:
+        return []
+    var = process_var(process, "BEFORE")
+    steps = []
+    for number, words in enumerate(release.parse(process.before, var), 1):
+        text = " ".join(words)
+        name = words[0].lower()
+        if name in processes:
+            launch = plan(processes[name], env, words[1:])
+            if launch.kind != TASK:
+                raise ConfigError(f"{var}: step {number} ({text}) is a {launch.kind} process, which never "
+                                  "completes: a step must be a task such as 'manage migrate --noinput'")
+            steps.append(release.Step(text, launch.argv))
+        elif locate(words[0]) is not None:
+            steps.append(release.Step(text, list(words)))
+        else:
+            raise ConfigError(f"{var}: step {number} ({text}): {not_found_message(words[0], processes)}")
+    return steps
 
 
 def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
@@ -58,20 +84,46 @@ def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
             f"{', '.join(sorted(processes))}){hint}")
 
 
-def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
-    """Resolve and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
-    resolved = resolve(name, extra, environ)
+def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run_steps: bool = True) -> str | None:
+    """Every step between resolving a process and exec'ing it, in order: the one path that both a start and
+    `prod-entry check` take, so that check can never pass what the start refuses (check leaves out only the
+    port check and the release steps, which it validates but must not run). Returns the message for a
+    program that is not found at exec. Raises EntrypointError with the start's own line and exit status."""
     env = resolved.environment.values
-    logger = log.from_env(env, resolved.name, redactor(env))
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
         logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
                        "the file is read): set it in the container's environment instead")
     resolved.environment.export()
-    # Before the privilege drop: the user may not be able to read prod-entry's own modules.
-    not_found = None if resolved.process else not_found_message(resolved.name, resolved.processes)
+    not_found = None
+    if resolved.process is None:
+        # Before the privilege drop: the user may not be able to read prod-entry's own modules.
+        not_found = not_found_message(resolved.name, resolved.processes)
+        if locate(resolved.name) is None:
+            raise ExecError(not_found, 127)
     privileges.drop(env, program=resolved.launch.argv[0])
-    deploy_check.check_deploy(resolved, logger)
+    deploy_check.check_deploy(env, resolved.launch.kind, logger)
+    warmup.gates(resolved.process, env, resolved.launch, logger.info, port_check)
+    if resolved.steps:
+        assert resolved.process is not None
+        # Settings are read and checked by check too; only the steps themselves are the start's alone.
+        timeout = health.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", release.DEFAULT_LOCK_TIMEOUT)
+        lock = release.lock_for(env)
+        if run_steps:
+            if lock.kind == "none":
+                logger.warning(f"release steps: no lock: {lock.describe()}")
+            with release.held(lock, timeout, health.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
+                              logger.info):
+                release.run(resolved.steps, logger.info)
     warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
+    return not_found
+
+
+def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
+    """Resolve, prepare and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
+    resolved = resolve(name, extra, environ)
+    env = resolved.environment.values
+    logger = log.from_env(env, resolved.name, redactor(env))
+    not_found = prepare(resolved, logger)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
 

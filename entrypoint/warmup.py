@@ -1,8 +1,8 @@
 """Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
 memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
 
-Also wires in the per-worker replay of the same requests: the gunicorn hook (gunicorn_hook.py) and the
-uvicorn wrapper app (uvicorn_app.py).
+Also wires in the per-worker replay of the same requests, through each server's own adapter
+(backends/gunicorn/hook.py, backends/uvicorn/app.py, ...) and the plan in worker_warmup.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from entrypoint import health
-from entrypoint.backends import WEB, Launch, Word
+from entrypoint import backends, health
+from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
 from entrypoint.errors import ConfigError, Stopped, WarmupError, last_line
 
@@ -27,12 +27,6 @@ if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must
     from entrypoint.appclient import Response, Target
 
 DEFAULT_TIMEOUT = 30.0
-HOOK_MODULE = "entrypoint.gunicorn_hook"
-HOOK_WORD = f"--config=python:{HOOK_MODULE}"
-UVICORN_MODULE = "entrypoint.uvicorn_app"
-# Environment variables the gunicorn hook and the uvicorn wrapper read in the server's processes.
-PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
-USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"
 
 
 class Plan(NamedTuple):
@@ -305,88 +299,35 @@ def load_app(spec: str, factory: bool = False) -> Any:
     return obj
 
 
-# --- the gunicorn worker hook ----------------------------------------------------------------------------
+# --- the per-worker warmup, wired in by each server's adapter ---------------------------------------------
 
-def server(launch: Launch) -> str | None:
-    """"gunicorn" or "uvicorn" when the Launch runs one we can warm per worker, else None."""
-    if launch.kind != WEB or not launch.words:
-        return None
-    program = os.path.basename(launch.argv[0])
-    if program == "gunicorn" and launch.interface == "wsgi":
-        return program
-    if program == "uvicorn" and launch.interface == "asgi":
-        from entrypoint import argv
-
-        return None if argv.option_value(launch.argv, "--lifespan") == "off" else program
-    return None
-
-
-def with_worker_hook(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
-    """The Launch with the per-worker warmup wired in, when it is on.
-
-    gunicorn: `--config=python:entrypoint.gunicorn_hook` appended. gunicorn reads one config file, and the
-    command line's wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py)
-    first and keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA.
-    uvicorn (no hooks): the app word becomes `entrypoint.uvicorn_app:app`, which serves the user's app and
-    replays the warmup in its lifespan startup."""
-    kind = server(launch)
-    if kind is None or not (enabled(process, env, launch) and health.flag(process, env, "WARMUP_WORKERS", True)):
+def with_worker_warmup(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
+    """The Launch with the server's per-worker warmup wired in, when warmup and WARMUP_WORKERS are on and the
+    server has an adapter: a `worker_warmup(env, launch) -> Launch | None` in its backend module, which says
+    where each worker replays the warmup (gunicorn's post_worker_init, an ASGI lifespan startup, ...)."""
+    if not (enabled(process, env, launch) and health.flag(process, env, "WARMUP_WORKERS", True)):
         return launch
-    if kind == "gunicorn":
-        origin = f"warmup hook (loads {user_config(env, launch) or 'no config file'})"
-        return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
-    wrapper = f"{UVICORN_MODULE}:{'factory' if '--factory' in launch.argv else 'app'}"
-    words = list(launch.words)
-    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
-    words[at] = Word(wrapper, f"warmup wrapper serving {launch.app} ({words[at].origin})")
-    return launch._replace(words=words)
-
-
-def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
-    """The config file gunicorn would have read without our --config."""
-    import shlex
-
-    from entrypoint import argv
-
-    given = argv.option_value([w for w in launch.argv[1:] if w != HOOK_WORD], "--config", "-c")
-    if given:
-        return given
-    try:
-        from_env = argv.option_value(shlex.split(env.get("GUNICORN_CMD_ARGS", "")), "--config", "-c")
-    except ValueError:
-        from_env = None
-    if from_env:
-        return from_env
-    return "gunicorn.conf.py" if os.path.isfile("gunicorn.conf.py") else None
+    adapter = backends.adapter(launch, "worker_warmup")
+    return (adapter(env, launch) if adapter else None) or launch
 
 
 def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launch: Launch) -> None:
-    """Tell the hook or wrapper, through the environment exec passes on, what to replay and what to load."""
-    os.environ[PLAN_VAR] = json.dumps({"paths": [c.path for c in plan.checks], "host": target.host,
-                                       "port": target.port, "scheme": target.scheme})
-    if server(launch) == "uvicorn":
-        os.environ["PROD_ENTRY_UVICORN_APP"] = plan.app
-        os.environ["PROD_ENTRY_UVICORN_FACTORY"] = "1" if plan.factory else "0"
-        return
-    config = user_config(env, launch)
-    path = config.removeprefix("file:") if config and not config.startswith("python:") else None
-    # gunicorn reads a relative path after its own --chdir: then it is gunicorn's to check.
-    chdir = "--chdir" in " ".join(launch.argv) or "--chdir" in env.get("GUNICORN_CMD_ARGS", "")
-    if path is not None and not chdir and not os.path.isfile(path):
-        raise ConfigError(f"the gunicorn config file {path!r} (from --config or GUNICORN_CMD_ARGS) does not exist: "
-                          "fix the path")
-    if config:
-        os.environ[USER_CONFIG_VAR] = config
-    else:
-        os.environ.pop(USER_CONFIG_VAR, None)
+    """Tell the server's adapter, through the environment exec passes on, what to replay; then let the
+    adapter add what it needs itself (its `prepare_worker_warmup(env, launch)`)."""
+    from entrypoint import worker_warmup
+
+    worker_warmup.export([c.path for c in plan.checks], target)
+    prepare = backends.adapter(launch, "prepare_worker_warmup")
+    if prepare:
+        prepare(env, launch)
 
 
 # --- the steps before exec -------------------------------------------------------------------------------
 
-def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
-                port_check: bool = True) -> None:
-    """The checklist between resolving a process and exec'ing it: port check (web), wait-for (any kind),
-    warmup and the worker hook's plan (web). Raises ConfigError, WaitTimeout, WarmupError or Stopped."""
+def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+          port_check: bool = True) -> None:
+    """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
+    WaitTimeout or Stopped."""
     from entrypoint import waitfor
 
     if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
@@ -394,6 +335,11 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
                                 f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
+
+
+def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None]) -> None:
+    """The last steps before exec: the heartbeat path for the worker, the warmup and the worker adapter's
+    plan (web). Raises ConfigError, WarmupError or Stopped."""
     heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
@@ -401,5 +347,5 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
         return
     warmup_plan = plan(process, env, launch)
     target = warm(warmup_plan, log)
-    if HOOK_WORD in launch.argv or any(w.startswith(f"{UVICORN_MODULE}:") for w in launch.argv):
+    if launch.worker_warmup:
         export_worker_plan(warmup_plan, target, env, launch)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from entrypoint import argv
+from entrypoint import argv, names
 from entrypoint.config import Process
 from entrypoint.errors import ConfigError
 
@@ -33,6 +33,11 @@ BUILTIN = {
 
 WEB, WORKER, TASK = "web", "worker", "task"
 
+# How `prod-entry healthcheck` probes a backend, declared by each module as PROBE (a dict by backend name
+# where a module serves several): an HTTP request, the heartbeat file its worker keeps fresh, or only what the
+# user names (PROD_ENTRY_HEALTHCHECK_COMMAND, a HEARTBEAT_FILE of the process).
+HTTP, HEARTBEAT, NAMED = "http", "heartbeat", "named"
+
 
 class Word(NamedTuple):
     text: str
@@ -47,6 +52,8 @@ class Launch(NamedTuple):
     app: str | None = None
     interface: str | None = None  # "wsgi" or "asgi" for web processes
     bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
+    backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
+    worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
 
     @property
     def argv(self) -> list[str]:
@@ -60,8 +67,19 @@ def normalize(backend: str) -> str:
     return backend.strip().lower().replace("_", "-")
 
 
+def name_of(process: Process) -> str:
+    return normalize(process.backend)
+
+
+def adapter(launch: Launch, attribute: str) -> Callable | None:
+    """A function of the built-in backend module that planned `launch` (e.g. its worker_warmup), or None."""
+    if launch.backend not in BUILTIN:
+        return None
+    return getattr(importlib.import_module(f"entrypoint.backends.{BUILTIN[launch.backend]}"), attribute, None)
+
+
 def load(process: Process) -> Build:
-    name = normalize(process.backend)
+    name = name_of(process)
     if name in BUILTIN:
         module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
         return getattr(module, "build_" + name.split("-")[-1]) if name.startswith("celery") else module.build
@@ -87,6 +105,23 @@ def load(process: Process) -> Build:
     return obj
 
 
+def probe_kind(process: Process, env: Mapping[str, str]) -> tuple[str, str]:
+    """(HTTP, HEARTBEAT or NAMED, how to make the heartbeat: a hint for the probe's message). Built-in
+    backends declare it without building an argv; a module without PROBE (or a custom backend) is probed
+    by HTTP when its Launch is a web one, else only as the user names."""
+    name = normalize(process.backend)
+    if name in BUILTIN:
+        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        declared = getattr(module, "PROBE", None)
+        if isinstance(declared, dict):
+            declared = declared.get(name)
+        if declared is not None:
+            return declared, getattr(module, "HEARTBEAT_HINT", "")
+    # The app is not needed to know the kind: a placeholder spares importing Django settings for it.
+    web = plan(process._replace(app=process.app or "-"), env, []).kind == WEB
+    return (HTTP if web else NAMED), ""
+
+
 def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) -> Launch:
     """The Launch for `process`, with `extra` command-line words appended by the backend."""
     result = load(process)(process, env, list(extra))
@@ -97,15 +132,15 @@ def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) ->
     else:
         raise ConfigError(f"backend {process.backend!r} of process {process.name!r} returned {result!r}: a "
                           "backend must return a non-empty list of strings or a Launch")
+    if name_of(process) in BUILTIN:
+        launch = launch._replace(backend=name_of(process))
     if not launch.words:
         raise ConfigError(f"process {process.name!r} has nothing to run: give the program (prod-entry {process.name} PROGRAM [ARGS]...) or set {process_var(process, 'ARGS')}")
     return launch
 
 
 def process_var(process: Process, attribute: str | None = None) -> str:
-    from entrypoint.config import PREFIX
-
-    return PREFIX + process.name.upper() + (f"_{attribute}" if attribute else "")
+    return names.process_var(process.name, attribute)
 
 
 # Helpers the built-in backends share.

@@ -116,6 +116,23 @@ CASES = [
      "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
     ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
      ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
+    ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                    "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate 'unclosed"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE cannot be split like a command line"),
+    ("release steps: an empty step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate;;manage check"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 2 is empty"),
+    ("release steps: a missing step name", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                            "PROD_ENTRY_PROCESS_WEB_BEFORE": "migrate"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 1 (migrate): 'migrate' is neither a defined process nor a command"),
+    ("release steps: a server as a step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                           "PROD_ENTRY_PROCESS_API": "gunicorn",
+                                           "PROD_ENTRY_PROCESS_WEB_BEFORE": "api"}, ["web"], 2,
+     "step 1 (api) is a web process, which never completes"),
+    ("release steps: lock timeout not a number", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                  "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage check",
+                                                  "PROD_ENTRY_BEFORE_LOCK_TIMEOUT": "soon"}, ["web"], 2,
+     "PROD_ENTRY_BEFORE_LOCK_TIMEOUT='soon' is not a number of seconds"),
 ]
 
 
@@ -139,11 +156,8 @@ def test_bad_input(variables, args, code, needle, files, tmp_path):
     proc = run(args, env, cwd=EXAMPLE if "DJANGO_SETTINGS_MODULE" in variables else tmp_path)
     assert proc.returncode == code, describe(proc)
     lines = proc.stderr.splitlines()
-    if code == 127:  # the word was tried as a program (and not found): that attempt is logged
-        assert lines[0] == f"prod-entry: exec {args[0]}", describe(proc)
-        lines = lines[1:]
-    else:
-        assert "prod-entry: exec " not in proc.stderr, describe(proc)
+    # Nothing is exec'd, not even tried: a word that is neither a process nor on PATH is refused before.
+    assert "prod-entry: exec " not in proc.stderr, describe(proc)
     assert len(lines) == 1 and lines[0].startswith("prod-entry: error: "), describe(proc)
     assert needle in lines[0], describe(proc)
     assert "Traceback" not in proc.stderr and proc.stdout == "", describe(proc)
@@ -167,6 +181,29 @@ def test_secret_file_value_is_masked_in_show(tmp_path):
     proc = run(["show", "q"], env)
     assert proc.returncode == 0 and "hunter2" not in proc.stdout and "--url=redis://:****@r:6379/0" in proc.stdout, \
         describe(proc)
+
+
+# `prod-entry healthcheck` with a bad PROD_ENTRY_HEALTHCHECK_COMMAND: exit 1 (a probe never answers 2), one line.
+HEALTHCHECK_CASES = [
+    ("healthcheck command unclosed quote", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "test -f 'oops"},
+     "PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND cannot be split like a command line"),
+    ("healthcheck command empty", {"PROD_ENTRY_HEALTHCHECK_COMMAND": " "}, "PROD_ENTRY_HEALTHCHECK_COMMAND is empty"),
+    ("healthcheck command not found", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "no-such-probe --now"},
+     "'no-such-probe' is not found"),
+    ("healthcheck command timeout not a number", {"PROD_ENTRY_HEALTHCHECK_COMMAND": "true",
+                                                  "PROD_ENTRY_HEALTHCHECK_TIMEOUT": "soon"},
+     "PROD_ENTRY_HEALTHCHECK_TIMEOUT='soon' is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("variables", "needle"), [c[1:] for c in HEALTHCHECK_CASES],
+                         ids=[c[0] for c in HEALTHCHECK_CASES])
+def test_bad_healthcheck_command(variables, needle, tmp_path):
+    proc = run(["healthcheck", "job"], base_env(PROD_ENTRY_PROCESS_JOB="command", **variables), cwd=tmp_path)
+    assert proc.returncode == 1, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prod-entry: unhealthy: "), describe(proc)
+    assert needle in lines[0] and proc.stdout == "", describe(proc)
 
 
 def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_path):

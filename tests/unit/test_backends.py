@@ -97,8 +97,13 @@ def test_django_commands_without_manage_py(tmp_path, monkeypatch):
 def test_rq_and_dramatiq():
     env = {"PROD_ENTRY_PROCESS_RQ": "rq", "REDIS_URL": "redis://:pw@r:6379/0", "PROD_ENTRY_PROCESS_RQ_ARGS": "high low",
            "PROD_ENTRY_PROCESS_DQ": "dramatiq", "PROD_ENTRY_PROCESS_DQ_APP": "proj.tasks proj.more"}
-    assert tail(plan(env, "rq")) == ["worker", "--url=redis://:pw@r:6379/0", "high", "low"]
-    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "-p", "2"]
+    assert tail(plan(env, "rq")) == ["worker", "--url=redis://:pw@r:6379/0",
+                                     "--worker-class=entrypoint.workers.rq.Worker", "high", "low"]
+    # The heartbeat's worker class gives way to one the user names, on the command line or in rq's own variable.
+    assert tail(plan(env, "rq", ["-w", "my.Worker"]))[2:] == ["high", "low", "-w", "my.Worker"]
+    assert "--worker-class=entrypoint.workers.rq.Worker" not in plan({**env, "RQ_WORKER_CLASS": "my.W"}, "rq").argv
+    # The heartbeat module comes right after the app's modules: dramatiq's CLI takes them as one run of words.
+    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "entrypoint.workers.dramatiq", "-p", "2"]
 
 
 def test_command():

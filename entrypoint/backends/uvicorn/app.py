@@ -1,5 +1,5 @@
 """The ASGI app uvicorn serves in place of yours when worker warmup is on (prod-entry swaps the app word for
-`entrypoint.uvicorn_app:app`, or `:factory` with `--factory`). It is your app, plus one thing: during
+`entrypoint.backends.uvicorn.app:app`, or `:factory` with `--factory`). It is your app, plus one thing: during
 lifespan startup, which uvicorn awaits before it serves, every worker replays the warmup requests.
 
 uvicorn has no per-worker hook, so this is the equivalent of the gunicorn hook. Your app's own lifespan runs
@@ -9,18 +9,15 @@ protocol here. A failed replay is logged, never fatal.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from typing import Any
 
-from entrypoint.appclient import Target, asgi_get
-from entrypoint.errors import last_line
+from entrypoint import worker_warmup
+from entrypoint.appclient import asgi_get
+from entrypoint.backends.uvicorn import APP_VAR, FACTORY_VAR
 from entrypoint.warmup import load_app
 
-APP_VAR = "PROD_ENTRY_UVICORN_APP"
-FACTORY_VAR = "PROD_ENTRY_UVICORN_FACTORY"
 log = logging.getLogger("uvicorn.error")
 
 
@@ -64,23 +61,14 @@ class Warmed:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def replay(self, state: dict) -> None:
-        plan = json.loads(os.environ.get("PROD_ENTRY_WORKER_WARMUP") or "null")
-        if not plan:
+        plan = worker_warmup.load()
+        if plan is None:
             return
-        target = Target(plan["host"], plan["port"], plan["scheme"])
-        started = time.monotonic()
-        for path in plan["paths"]:
-            try:
-                status = (await asgi_get(self.inner, path, target, state)).status
-            except Exception as exc:
-                log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", os.getpid(), path,
-                            type(exc).__name__, last_line(str(exc)))
-                return
-            if status >= 500:
-                log.warning("prod-entry: worker %s: warmup GET %s answered %s", os.getpid(), path, status)
-                return
-        log.info("prod-entry: worker %s warmed up (%d request(s) in %.0f ms)", os.getpid(), len(plan["paths"]),
-                 (time.monotonic() - started) * 1000)
+
+        async def get(path: str) -> int:
+            return (await asgi_get(self.inner, path, plan.target, state)).status
+
+        await worker_warmup.replay_async(plan, get, worker_warmup.Log(log.info, log.warning))
 
 
 def factory() -> Warmed:

@@ -1,4 +1,4 @@
-"""A gunicorn config module (`--config=python:entrypoint.gunicorn_hook`, added by prod-entry) whose
+"""A gunicorn config module (`--config=python:entrypoint.backends.gunicorn.hook`, added by prod-entry) whose
 `post_worker_init` replays the warmup requests in every worker, before it accepts its first connection.
 
 gunicorn reads a single config file, so this module first loads the user's own (named by
@@ -10,13 +10,13 @@ requests passed before exec, and a worker that cannot warm up can still serve.
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import runpy
-import time
 from typing import Any
 
-_location = os.environ.get("PROD_ENTRY_GUNICORN_CONFIG")
+from entrypoint.backends.gunicorn import USER_CONFIG_VAR
+
+_location = os.environ.get(USER_CONFIG_VAR)
 _theirs: dict[str, Any] = {}
 if _location:
     if _location.startswith("python:"):
@@ -38,34 +38,20 @@ def post_worker_init(worker: Any) -> None:
 
 
 def replay(worker: Any) -> None:
-    from entrypoint.appclient import Target
+    from entrypoint import worker_warmup
 
-    plan = json.loads(os.environ.get("PROD_ENTRY_WORKER_WARMUP") or "null")
+    plan = worker_warmup.load()
     app = getattr(worker, "wsgi", None)
-    if not plan or app is None:
+    if plan is None or app is None:
         return
     call = getattr(app, "__call__", None)
     if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
         # An ASGI worker class (uvicorn's): its server runs the app's lifespan; not ours to drive here.
         worker.log.info("prod-entry: worker %s: ASGI worker class, warmup skipped", worker.pid)
         return
-    target = Target(plan["host"], plan["port"], plan["scheme"])
     get = through_the_worker if can_use_the_worker(worker) else in_memory
-    started = time.monotonic()
-    for path in plan["paths"]:
-        try:
-            status = get(worker, path, target)
-        except Exception as exc:
-            from entrypoint.errors import last_line
-
-            worker.log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", worker.pid, path,
-                               type(exc).__name__, last_line(str(exc)))
-            return
-        if status >= 500:
-            worker.log.warning("prod-entry: worker %s: warmup GET %s answered %s", worker.pid, path, status)
-            return
-    worker.log.info("prod-entry: worker %s warmed up (%d request(s) in %.0f ms)", worker.pid, len(plan["paths"]),
-                    (time.monotonic() - started) * 1000)
+    worker_warmup.replay(plan, lambda path: get(worker, path, plan.target),
+                         worker_warmup.Log(worker.log.info, worker.log.warning))
 
 
 def can_use_the_worker(worker: Any) -> bool:

@@ -1,8 +1,10 @@
 """uvicorn serving an ASGI app (or a WSGI one with `--interface wsgi`):
-`uvicorn --host=0.0.0.0 --port=$PORT [ARGS] APP [EXTRA]`."""
+`uvicorn --host=0.0.0.0 --port=$PORT [ARGS] APP [EXTRA]`, and its per-worker warmup: uvicorn has no hooks,
+so the app word becomes app.py's wrapper, which replays the warmup during lifespan startup."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
@@ -34,3 +36,28 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     words = [Word(program("uvicorn"), "backend uvicorn"), *defaults, *user_words(process),
              Word(app, app_origin), *extra_words(extra)]
     return Launch(words, WEB, app, interface, bind)
+
+
+# --- per-worker warmup: a wrapper app (app.py) that replays during lifespan startup -----------------------
+
+WRAPPER_MODULE = "entrypoint.backends.uvicorn.app"
+APP_VAR = "PROD_ENTRY_UVICORN_APP"  # the user's app, which the wrapper imports and serves
+FACTORY_VAR = "PROD_ENTRY_UVICORN_FACTORY"
+
+
+def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """The app word swapped for `entrypoint.backends.uvicorn.app:app` (`:factory` with --factory). Not with
+    `--interface wsgi` or `--lifespan off`: there is no startup to replay in."""
+    if launch.interface != "asgi" or argv.option_value(launch.argv, "--lifespan") == "off":
+        return None
+    wrapper = f"{WRAPPER_MODULE}:{'factory' if '--factory' in launch.argv else 'app'}"
+    words = list(launch.words)
+    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
+    words[at] = Word(wrapper, f"warmup wrapper serving {launch.app} ({words[at].origin})")
+    return launch._replace(words=words, worker_warmup="lifespan startup of a wrapper app")
+
+
+def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
+    assert launch.app is not None
+    os.environ[APP_VAR] = launch.app
+    os.environ[FACTORY_VAR] = "1" if "--factory" in launch.argv else "0"

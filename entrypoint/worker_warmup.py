@@ -1,0 +1,91 @@
+"""The per-worker warmup every server adapter shares: the plan prod-entry hands to the server's processes
+through the environment exec passes on, and the replay of its requests in each worker.
+
+Each server's own adapter (backends/<server>/) decides *where* a worker replays (gunicorn's
+post_worker_init, an ASGI lifespan startup, ...); this module decides *what* is replayed and how the outcome
+is logged, so that every server logs the same lines. A failed replay is a warning, never fatal: the same
+requests passed before exec, and a worker that cannot warm up can still serve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from entrypoint.errors import last_line
+
+if TYPE_CHECKING:
+    from entrypoint.appclient import Target
+
+PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
+
+
+class WorkerPlan(NamedTuple):
+    paths: list[str]
+    target: Target
+
+
+def export(paths: list[str], target: Target) -> None:
+    os.environ[PLAN_VAR] = json.dumps({"paths": paths, "host": target.host, "port": target.port,
+                                       "scheme": target.scheme})
+
+
+def load() -> WorkerPlan | None:
+    """The plan prod-entry exported before exec, or None (warmup off, or a server started by hand)."""
+    from entrypoint.appclient import Target
+
+    plan = json.loads(os.environ.get(PLAN_VAR) or "null")
+    if not plan:
+        return None
+    return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"]))
+
+
+class Log(NamedTuple):
+    info: Callable[..., object]
+    warning: Callable[..., object]
+
+
+def _failed(log: Log, path: str, status: int | None, exc: Exception | None) -> bool:
+    pid = os.getpid()
+    if exc is not None:
+        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__,
+                    last_line(str(exc)))
+        return True
+    if status is not None and status >= 500:
+        log.warning("prod-entry: worker %s: warmup GET %s answered %s", pid, path, status)
+        return True
+    return False
+
+
+def _done(log: Log, plan: WorkerPlan, started: float) -> None:
+    log.info("prod-entry: worker %s warmed up (%d request(s) in %.0f ms)", os.getpid(), len(plan.paths),
+             (time.monotonic() - started) * 1000)
+
+
+def replay(plan: WorkerPlan, get: Callable[[str], int], log: Log) -> None:
+    """Send every path of the plan through `get` (path -> status), in this worker."""
+    started = time.monotonic()
+    for path in plan.paths:
+        try:
+            status, exc = get(path), None
+        except Exception as error:
+            status, exc = None, error
+        if _failed(log, path, status, exc):
+            return
+    _done(log, plan, started)
+
+
+async def replay_async(plan: WorkerPlan, get: Callable[[str], Awaitable[int]], log: Log) -> None:
+    """replay() for servers whose workers run an event loop: `get` is a coroutine function."""
+    started = time.monotonic()
+    for path in plan.paths:
+        try:
+            status, exc = await get(path), None
+        except Exception as error:
+            status, exc = None, error
+        if _failed(log, path, status, exc):
+            return
+    _done(log, plan, started)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from entrypoint.errors import ConfigError
+from entrypoint.errors import ConfigError, last_line
 
 
 def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
@@ -24,10 +24,10 @@ def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} cannot be imported ({exc}): check the module path "
+        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} cannot be imported ({last_line(str(exc))}): check the module path "
                           "and the working directory") from None
     except Exception as exc:  # the user's settings raised: report it, it is theirs to fix
-        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {type(exc).__name__}: {last_line(str(exc))}") from None
 
 
 def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:
@@ -35,8 +35,10 @@ def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:
     module = settings_module(env, needed_for)
     value = getattr(module, setting, None)
     if not isinstance(value, str) or "." not in value:
+        # Name the project's own module (startproject writes PROJECT/asgi.py but never sets ASGI_APPLICATION).
+        guess = f"{module.__name__.split('.')[0]}.{setting[:4].lower()}"
         raise ConfigError(f"{setting} in {module.__name__} is {value!r}, so {needed_for} cannot be derived: set "
-                          f"{setting} = 'myproject.{setting[:4].lower()}.application' or set {needed_for}")
+                          f"{setting} = '{guess}.application' or {needed_for}={guess}:application")
     module_path, _, attr = value.rpartition(".")
     return f"{module_path}:{attr}"
 

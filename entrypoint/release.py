@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from entrypoint.errors import ConfigError, StepFailed, Stopped, WaitTimeout
+from entrypoint.errors import ConfigError, StepFailed, Stopped, WaitTimeout, last_line
 
 SEPARATOR = ";"
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -123,8 +123,8 @@ def _connect_postgresql(connect: dict[str, Any] | str) -> Any:
 
 
 def _last_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
+    text = last_line(str(exc))  # psycopg's error, not the hint on the line under it
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from typing import NamedTuple, NoReturn
 from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, warmup
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError, ExecError
+from entrypoint.errors import ConfigError, EntrypointError, ExecError, last_line
 from entrypoint.execute import exec_argv, locate
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
@@ -100,7 +100,7 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run
         not_found = not_found_message(resolved.name, resolved.processes)
         if locate(resolved.name) is None:
             raise ExecError(not_found, 127)
-    privileges.drop(env)
+    privileges.drop(env, program=resolved.launch.argv[0])
     deploy_check.check_deploy(env, resolved.launch.kind, logger)
     warmup.gates(resolved.process, env, resolved.launch, logger.info, port_check)
     if resolved.steps:
@@ -142,7 +142,7 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         message, status = str(exc), exc.exit_code
     except Exception as exc:
         error = exc
-        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
+        message, status = f"internal error: {type(exc).__name__}: {last_line(str(exc))} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
     logger = error_logger(process)
     if traceback:
         import traceback as tb

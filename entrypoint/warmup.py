@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
-from entrypoint.errors import ConfigError, Stopped, WarmupError
+from entrypoint.errors import ConfigError, Stopped, WarmupError, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target
@@ -179,13 +179,13 @@ def _child(plan: Plan, fd: int) -> None:
 
 
 def _exception(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    text = last_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     """Load the app and pass every check, in this process. Raises WarmupError."""
-    from entrypoint.appclient import AsgiClient, Target, wsgi_get
+    from entrypoint.appclient import AsgiClient, LifespanFailed, Target, wsgi_get
 
     failures: list[BaseException] = []
     django = _setup_django(doing, failures)
@@ -197,7 +197,11 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     if plan.interface == "asgi":
         client = AsgiClient(app)
         doing(f"starting {plan.app} (ASGI lifespan)")
-        client.start()
+        try:
+            client.start()
+        except LifespanFailed as exc:  # the app's whole text (a traceback, for Starlette) stays for --traceback
+            raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
+                              f"{last_line(exc.text) or '(no message)'}") from exc
         try:
             for check in plan.checks:
                 target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures)
@@ -259,7 +263,7 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
                           f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_exception(exc)}") from exc
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise WarmupError(f"warmup: Django system check failed: {errors[0]}{more}: fix it, or silence it with "
+        raise WarmupError(f"warmup: Django system check failed: {last_line(str(errors[0]))}{more}: fix it, or silence it with "
                           "SILENCED_SYSTEM_CHECKS")
 
     def record(sender: Any, request: Any = None, **kwargs: Any) -> None:

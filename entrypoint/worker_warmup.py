@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+from entrypoint.errors import last_line
+
 if TYPE_CHECKING:
     from entrypoint.appclient import Target
 
@@ -49,7 +51,8 @@ class Log(NamedTuple):
 def _failed(log: Log, path: str, status: int | None, exc: Exception | None) -> bool:
     pid = os.getpid()
     if exc is not None:
-        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__, exc)
+        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__,
+                    last_line(str(exc)))
         return True
     if status is not None and status >= 500:
         log.warning("prod-entry: worker %s: warmup GET %s answered %s", pid, path, status)

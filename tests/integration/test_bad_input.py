@@ -3,11 +3,12 @@ fault, no traceback, and execs nothing (the debug log line `exec ...` that prece
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from support import EXAMPLE, base_env, describe, run
+from support import BIN, EXAMPLE, base_env, describe, run
 
 # (id, environment, argv, exit code, text the one line must contain)
 CASES = [
@@ -100,6 +101,21 @@ CASES = [
      "PROD_ENTRY_INIT='sometimes' is not a mode"),
     ("stop timeout not a number", {"PROD_ENTRY_STOP_TIMEOUT": "10s"}, ["command", "true"], 2,
      "PROD_ENTRY_STOP_TIMEOUT='10s' is not a number of seconds"),
+    ("args number overflows to inf", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 1e400}'}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
+    ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
+    # The test extra installs neither gevent nor tornado: gunicorn would fail on them after the warmup.
+    ("gunicorn worker class without its package", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                   "PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gevent"}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS sets gunicorn's worker class 'gevent', which needs the Python package "
+     "'gevent': install it (pip install 'prod-entry[gevent]')"),
+    ("gunicorn worker class in GUNICORN_CMD_ARGS", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                    "GUNICORN_CMD_ARGS": "-k tornado"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
+    ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
     ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",
                                     "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate 'unclosed"}, ["web"], 2,
      "PROD_ENTRY_PROCESS_WEB_BEFORE cannot be split like a command line"),
@@ -188,3 +204,19 @@ def test_bad_healthcheck_command(variables, needle, tmp_path):
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("prod-entry: unhealthy: "), describe(proc)
     assert needle in lines[0] and proc.stdout == "", describe(proc)
+
+
+def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_path):
+    # startproject writes mysite/asgi.py but no ASGI_APPLICATION: the hint must name that module, and work.
+    made = subprocess.run([str(BIN / "django-admin"), "startproject", "mysite", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert made.returncode == 0, made.stderr
+    env = base_env(DJANGO_SETTINGS_MODULE="mysite.settings", PROD_ENTRY_PROCESS_WEB="uvicorn")
+    proc = run(["check"], env, tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stderr.strip() == ("prod-entry: error: ASGI_APPLICATION in mysite.settings is None, so "
+                                   "PROD_ENTRY_PROCESS_WEB_APP cannot be derived: set ASGI_APPLICATION = "
+                                   "'mysite.asgi.application' or PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application"), \
+        describe(proc)
+    proc = run(["check"], {**env, "PROD_ENTRY_PROCESS_WEB_APP": "mysite.asgi:application"}, tmp_path)
+    assert proc.returncode == 0, describe(proc)

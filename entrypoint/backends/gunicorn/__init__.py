@@ -4,6 +4,7 @@ warmup in every worker) and which config file of the user's gunicorn would read.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -29,9 +30,34 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     if not argv.mentions(texts, "--bind", "-b"):
         defaults.append(Word(f"--bind=0.0.0.0:{port(env)}", "default (0.0.0.0 and PORT, else 8000)"))
         texts.append(defaults[0].text)
+    # The worker class gunicorn will use: the command line's last, else GUNICORN_CMD_ARGS's, as in gunicorn.
+    args_origin = process.origins.get("args", process_var(process, "ARGS")).removeprefix("env ")
+    for where, texts_given in (("the command line", extra), (args_origin, [w.text for w in user_words(process)]),
+                               ("GUNICORN_CMD_ARGS", texts[len(given):])):
+        worker_class = argv.option_value(texts_given, "--worker-class", "-k")
+        if worker_class:
+            _check_worker_class(worker_class, where)
+            break
     words = [Word(program("gunicorn"), "backend gunicorn"), *defaults, *user_words(process),
              Word(app, app_origin), *extra_words(extra)]
     return Launch(words, WEB, app, "wsgi", split_bind(argv.option_value(texts, "--bind", "-b")))
+
+
+# gunicorn's worker classes that import packages gunicorn itself does not depend on (its extras): without
+# them gunicorn fails after the warmup, with a traceback (the gevent worker imports `packaging` too).
+_WORKER_NEEDS = {"gevent": ("gevent", "packaging"), "eventlet": ("eventlet", "packaging"), "tornado": ("tornado",)}
+
+
+def _check_worker_class(value: str, where: str) -> None:
+    """ConfigError naming the first package missing for a worker class given as `-k gevent`,
+    `gevent_pywsgi`, `egg:gunicorn#gevent` or `gunicorn.workers.ggevent.GeventWorker`."""
+    family = value.removeprefix("egg:gunicorn#").removeprefix("gunicorn.workers.g").split(".")[0].split("_")[0]
+    for package in _WORKER_NEEDS.get(family, ()):
+        if importlib.util.find_spec(package) is None:
+            extra = "prod-entry[gevent]" if family == "gevent" else f"gunicorn[{family}]"
+            raise ConfigError(f"{where} sets gunicorn's worker class {value!r}, which needs the Python package "
+                              f"{package!r}: install it (pip install '{extra}') or choose another worker class "
+                              "(sync, gthread)")
 
 
 # --- per-worker warmup: gunicorn's post_worker_init, through a config module of ours (hook.py) ------------

@@ -9,7 +9,6 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
 from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
                                  port, process_var, program, user_words)
 from entrypoint.config import Process

@@ -139,6 +139,13 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         width = max(len(t) for t in texts)
         for text, word in zip(texts, resolved.launch.words):
             click.echo(f"  {text:<{width}}  {word.origin}")
+        settings = resolved.launch.settings  # the user's, from the server's config file or environment
+        if settings:
+            click.echo("read by the server itself, beyond argv (so prod-entry adds no default for these):")
+            rows = [(f"{s.name}:", redact(s.value), s.origin) for s in settings]
+            widths = [max(len(row[i]) for row in rows) for i in range(2)]
+            for setting, value, origin in rows:
+                click.echo(f"  {setting:<{widths[0]}} {value:<{widths[1]}}  {origin}")
         if resolved.steps:
             from entrypoint import release
 

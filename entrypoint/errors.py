@@ -78,3 +78,9 @@ def last_line(text: str) -> str:
     at = top[-1]
     under = next((lines[i].strip() for i in meaningful if i > at), None)
     return f"{lines[at]}: {under}" if under else lines[at]
+
+
+def describe(exc: BaseException) -> str:
+    """`ExcType: the line of its message that names the error`, for one-line messages about an exception."""
+    text = last_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

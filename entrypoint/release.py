@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from entrypoint.errors import ConfigError, StepFailed, Stopped, WaitTimeout, last_line
+from entrypoint.errors import ConfigError, StepFailed, Stopped, WaitTimeout, describe
 
 SEPARATOR = ";"
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -122,11 +122,6 @@ def _connect_postgresql(connect: dict[str, Any] | str) -> Any:
     return connection
 
 
-def _last_line(exc: BaseException) -> str:
-    text = last_line(str(exc))  # psycopg's error, not the hint on the line under it
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 @contextlib.contextmanager
 def held(lock: Lock, timeout: float, timeout_var: str, log: Callable[[str], None],
          clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
@@ -162,7 +157,7 @@ def held(lock: Lock, timeout: float, timeout_var: str, log: Callable[[str], None
         except ConfigError:
             raise
         except Exception as exc:  # the database is not up yet, a wrong password...: retried within the bound
-            problem = f"cannot take it: {_last_line(exc)}"
+            problem = f"cannot take it: {describe(exc)}"
         now = clock()
         if now - started >= timeout:
             raise WaitTimeout(f"release steps: the lock ({lock.describe()}) was not ours after {timeout:g}s "

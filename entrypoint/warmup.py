@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
-from entrypoint.errors import ConfigError, Stopped, WarmupError, last_line
+from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target
@@ -162,7 +162,7 @@ def _child(plan: Plan, fd: int) -> None:
         report({"host": target.host, "scheme": target.scheme})
     except BaseException as exc:  # anything at all: the user's code runs here
         code = 3
-        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {_exception(exc)}"
+        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
         import traceback  # here, not at the top: `prod-entry NAME` imports this module on its way to exec
 
         details = traceback.format_exc()
@@ -176,11 +176,6 @@ def _child(plan: Plan, fd: int) -> None:
                 details += "\n--- the app's output during warmup ---\n" + output
         report({"error": message, "details": details})
     os._exit(code)
-
-
-def _exception(exc: BaseException) -> str:
-    text = last_line(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
@@ -230,10 +225,10 @@ def check_one(get: Callable[[str, Target], Response], check: health.Check, targe
     except WarmupError:
         raise
     except Exception as exc:
-        raise WarmupError(f"warmup: {what} raised {_exception(exc)}") from exc
+        raise WarmupError(f"warmup: {what} raised {describe(exc)}") from exc
     if not check.passes(response.status):
         # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
-        reason = _exception(failures[-1]) if failures else response.summary()
+        reason = describe(failures[-1]) if failures else response.summary()
         raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
                           f"({check.setting}): {reason}")
     return target
@@ -260,7 +255,7 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
         errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
     except Exception as exc:
         raise WarmupError(f"warmup: django.setup() failed (DJANGO_SETTINGS_MODULE="
-                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_exception(exc)}") from exc
+                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {describe(exc)}") from exc
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise WarmupError(f"warmup: Django system check failed: {last_line(str(errors[0]))}{more}: fix it, or silence it with "
@@ -284,7 +279,7 @@ def load_app(spec: str, factory: bool = False) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
-        raise WarmupError(f"warmup: importing {module_name} (the app {spec}) failed: {_exception(exc)}") from exc
+        raise WarmupError(f"warmup: importing {module_name} (the app {spec}) failed: {describe(exc)}") from exc
     call = attr.endswith("()")
     try:
         for part in attr.removesuffix("()").split("."):

@@ -10,6 +10,8 @@ import pytest
 
 from support import BIN, EXAMPLE, base_env, describe, run
 
+GUNICORN_APP = {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_APP": "x:app"}
+
 # (id, environment, argv, exit code, text the one line must contain)
 CASES = [
     ("malformed json", {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 4'},
@@ -133,6 +135,12 @@ CASES = [
                                                   "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage check",
                                                   "PROD_ENTRY_BEFORE_LOCK_TIMEOUT": "soon"}, ["web"], 2,
      "PROD_ENTRY_BEFORE_LOCK_TIMEOUT='soon' is not a number of seconds"),
+    ("gunicorn config file raises", {**GUNICORN_APP, "GUNICORN_CMD_ARGS": "-c {raising_conf}"}, ["web"], 2,
+     "(GUNICORN_CMD_ARGS) failed at line 2: ZeroDivisionError: division by zero"),
+    ("gunicorn config module missing", {**GUNICORN_APP, "PROD_ENTRY_PROCESS_WEB_ARGS": "-c python:nosuch_conf"},
+     ["web"], 2, "gunicorn config module python:nosuch_conf (env PROD_ENTRY_PROCESS_WEB_ARGS) cannot be imported"),
+    ("uvicorn port not a number", {"PROD_ENTRY_PROCESS_WEB": "uvicorn", "PROD_ENTRY_PROCESS_WEB_APP": "x:app",
+                                   "UVICORN_PORT": "http"}, ["web"], 2, "UVICORN_PORT gives uvicorn the port 'http'"),
 ]
 
 
@@ -144,7 +152,10 @@ def files(tmp_path: Path) -> dict[str, str]:
     binary_env.write_bytes(b"A=\xff\xfe\n")
     secret = tmp_path / "secret"
     secret.write_text("s3cr3t\n")
-    return {"bad_env": str(bad_env), "binary_env": str(binary_env), "secret": str(secret)}
+    raising_conf = tmp_path / "raising.conf.py"
+    raising_conf.write_text("workers = 2\nbind = 1 / 0\n")
+    return {"bad_env": str(bad_env), "binary_env": str(binary_env), "secret": str(secret),
+            "raising_conf": str(raising_conf)}
 
 
 @pytest.mark.parametrize(("variables", "args", "code", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -1,5 +1,6 @@
 """uvicorn serving an ASGI app (or a WSGI one with `--interface wsgi`):
-`uvicorn --host=0.0.0.0 --port=$PORT [ARGS] APP [EXTRA]`, and its per-worker warmup: uvicorn has no hooks,
+`uvicorn [--host=0.0.0.0] [--port=$PORT] [ARGS] APP [EXTRA]` (each default only where neither ARGS, EXTRA nor
+uvicorn's UVICORN_* variables set it), and its per-worker warmup: uvicorn has no hooks,
 so the app word becomes app.py's wrapper, which replays the warmup during lifespan startup."""
 
 from __future__ import annotations
@@ -8,34 +9,40 @@ import os
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
-from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, user_words
+from entrypoint.backends import (WEB, Default, Launch, Word, defaults, extra_words, given_in_env, given_in_words, port,
+                                 process_var, program, user_words)
 from entrypoint.config import Process
 from entrypoint.django_settings import application
+from entrypoint.errors import ConfigError
+
+OPTIONS = {"host": ("--host",), "port": ("--port",), "uds": ("--uds",), "fd": ("--fd",)}
+# uvicorn reads every option from UVICORN_<NAME> too (click's auto_envvar_prefix); the command line wins.
+VARIABLES = {name: f"UVICORN_{name.upper()}" for name in OPTIONS}
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
-    given = user_words(process) + extra_words(extra)
-    texts = [w.text for w in given]
-    interface = "wsgi" if argv.option_value(texts, "--interface") == "wsgi" else "asgi"
+    words = user_words(process) + extra_words(extra)
+    texts = [w.text for w in words]
+    interface = "wsgi" if (argv.option_value(texts, "--interface") or env.get("UVICORN_INTERFACE")) == "wsgi" \
+        else "asgi"
     setting = "WSGI_APPLICATION" if interface == "wsgi" else "ASGI_APPLICATION"
     app = process.app or application(env, setting, process_var(process, "APP"))
     app_origin = process.origins.get("app", f"DJANGO_SETTINGS_MODULE {setting}")
-    elsewhere = argv.mentions(texts, "--uds", "--fd")
-    defaults = []
-    # UVICORN_HOST / UVICORN_PORT are uvicorn's own; never override them.
-    if not (elsewhere or argv.mentions(texts, "--host") or "UVICORN_HOST" in env):
-        defaults.append(Word("--host=0.0.0.0", "default"))
-    if not (elsewhere or argv.mentions(texts, "--port") or "UVICORN_PORT" in env):
-        defaults.append(Word(f"--port={port(env)}", "default (PORT, else 8000)"))
-    texts += [w.text for w in defaults]
+    given = {**given_in_env(env, VARIABLES), **given_in_words(words, OPTIONS)}
+    # A unix socket or an fd replaces host and port: uvicorn would ignore them.
+    added = defaults(given, [Default("host", ("--host=0.0.0.0",), "default", ("uds", "fd")),
+                             Default("port", (f"--port={port(env)}",), "default (PORT, else 8000)", ("uds", "fd"))])
+    given = {**given, **given_in_words(added, OPTIONS)}
     bind = None
-    if not elsewhere:
-        host = argv.option_value(texts, "--host") or env.get("UVICORN_HOST", "127.0.0.1")
-        number = argv.option_value(texts, "--port") or env.get("UVICORN_PORT", "8000")
-        bind = (host, int(number)) if number.isdigit() else None
-    words = [Word(program("uvicorn"), "backend uvicorn"), *defaults, *user_words(process),
-             Word(app, app_origin), *extra_words(extra)]
-    return Launch(words, WEB, app, interface, bind)
+    if "uds" not in given and "fd" not in given:
+        number = given["port"].value if "port" in given else "8000"  # uvicorn's own defaults
+        if not number.isdigit():
+            raise ConfigError(f"{given['port'].origin} gives uvicorn the port {number!r}, not a TCP port number: "
+                              "fix it")
+        bind = (given["host"].value if "host" in given else "127.0.0.1", int(number))
+    shown = tuple(setting for setting in given.values() if setting.origin in VARIABLES.values())
+    return Launch([Word(program("uvicorn"), "backend uvicorn"), *added, *user_words(process),
+                   Word(app, app_origin), *extra_words(extra)], WEB, app, interface, bind, settings=shown)
 
 
 # --- per-worker warmup: a wrapper app (app.py) that replays during lifespan startup -----------------------

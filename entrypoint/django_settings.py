@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from entrypoint.errors import ConfigError, last_line
+from entrypoint.errors import ConfigError, describe, last_line
 
 
 def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
@@ -27,7 +27,7 @@ def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
         raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} cannot be imported ({last_line(str(exc))}): check the module path "
                           "and the working directory") from None
     except Exception as exc:  # the user's settings raised: report it, it is theirs to fix
-        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {type(exc).__name__}: {last_line(str(exc))}") from None
+        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {describe(exc)}") from None
 
 
 def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:

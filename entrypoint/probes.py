@@ -78,12 +78,12 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(redact(probe(args, environ)))
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
-        from entrypoint.errors import EntrypointError
+        from entrypoint.errors import EntrypointError, describe
         from entrypoint.log import write
 
         # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
         reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \
-            f"the probe itself failed ({type(exc).__name__}: {exc}): a bug in prod-entry or a custom backend"
+            f"the probe itself failed ({describe(exc)}): a bug in prod-entry or a custom backend"
         write(redact(f"prod-entry: unhealthy: {reason}") + "\n")  # a full stderr must not turn 1 into 120
     return 1
 

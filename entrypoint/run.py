@@ -9,7 +9,7 @@ from typing import NamedTuple, NoReturn
 from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, warmup
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError, ExecError, last_line
+from entrypoint.errors import ConfigError, EntrypointError, ExecError, describe
 from entrypoint.execute import exec_argv, locate
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
@@ -142,7 +142,7 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         message, status = str(exc), exc.exit_code
     except Exception as exc:
         error = exc
-        message, status = f"internal error: {type(exc).__name__}: {last_line(str(exc))} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
+        message, status = f"internal error: {describe(exc)} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
     logger = error_logger(process)
     if traceback:
         import traceback as tb

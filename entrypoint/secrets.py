@@ -43,14 +43,17 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 
 def _header_values(text: str) -> list[str]:
-    """The values in a PROD_ENTRY_*_HEADERS setting (Authorization: Bearer ...), and the credentials after
-    an auth scheme word: a malformed setting still masks what it can."""
-    from entrypoint.errors import ConfigError
-    from entrypoint.health import parse_headers
+    """The values in a PROD_ENTRY_*_HEADERS setting (health.parse_headers' two syntaxes, read tolerantly so a
+    malformed setting still masks what it can), and the credentials after an auth scheme word (Bearer)."""
+    import json
 
     try:
-        found = [value for _, value in parse_headers(text, "")]
-    except ConfigError:
+        loaded = json.loads(text) if text.strip().startswith("{") else None
+    except ValueError:
+        loaded = None
+    if isinstance(loaded, dict):
+        found = [str(value).strip() for value in loaded.values()]
+    else:
         found = [part.partition(":")[2].strip() for part in text.replace("\n", ";").split(";")]
     found += [value.split(None, 1)[1] for value in found if len(value.split(None, 1)) == 2]
     # Short values (`X-Probe: 1`) would mask innocent words in `show` (`--workers=1`).

@@ -268,7 +268,7 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
         django.setup()
     except Exception as exc:
         raise WarmupError(f"warmup: django.setup() failed (DJANGO_SETTINGS_MODULE="
-                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_exception(exc)}{_where(exc)}") from exc
+                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_raised(exc)}") from exc
     from django.conf import settings
     from django.core import checks
     from django.core.signals import got_request_exception
@@ -281,13 +281,12 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
         try:
             importlib.import_module(urlconf)
         except Exception as exc:
-            raise WarmupError(f"warmup: importing ROOT_URLCONF ({urlconf}) failed: {_exception(exc)}"
-                              f"{_where(exc)}") from exc
+            raise WarmupError(f"warmup: importing ROOT_URLCONF ({urlconf}) failed: {_raised(exc)}") from exc
     doing("running Django's system checks")
     try:
         errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
     except Exception as exc:
-        raise WarmupError(f"warmup: Django's system checks raised {_exception(exc)}{_where(exc)}") from exc
+        raise WarmupError(f"warmup: Django's system checks raised {_raised(exc)}") from exc
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise WarmupError(f"warmup: Django system check failed: {errors[0]}{more}: fix it, or silence it with "
@@ -313,6 +312,13 @@ def _watch_hosts(failures: list[BaseException]) -> None:
                 failures.append(entry.exc_info[1])
 
     logging.getLogger("django.security.DisallowedHost").addHandler(Rejected())
+
+
+def _raised(exc: BaseException) -> str:
+    """`NameError: name 'x' is not defined (mysite/urls.py, line 5)`: the exception and where it was raised."""
+    if isinstance(exc, SyntaxError) and exc.msg:  # its str() names the file already, without the directory
+        return f"{type(exc).__name__}: {exc.msg}{_where(exc)}"
+    return f"{_exception(exc)}{_where(exc)}"
 
 
 def _where(exc: BaseException) -> str:

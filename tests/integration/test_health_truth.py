@@ -141,11 +141,16 @@ def test_the_probe_sends_the_warmups_host_and_says_when_django_refuses_one(tmp_p
         assert len(probe.stderr.strip().splitlines()) == 1, describe(probe)
 
 
-def test_headers_from_a_secret_file_reach_the_warmup_every_worker_and_the_probe_masked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["gunicorn", "uvicorn"])
+def test_headers_from_a_secret_file_reach_the_warmup_every_worker_and_the_probe_masked(tmp_path: Path,
+                                                                                      backend: str) -> None:
     project = startproject(tmp_path / "site", ["localhost"])
     secret = tmp_path / "headers"
     secret.write_text(f"Authorization: Bearer {TOKEN}; X-Probe: 1\n")
-    env = project_env(project, PROD_ENTRY_HEALTHCHECK_URL="/private", PROD_ENTRY_WARMUP_HEADERS_FILE=str(secret))
+    env = project_env(project, PROD_ENTRY_HEALTHCHECK_URL="/private", PROD_ENTRY_WARMUP_HEADERS_FILE=str(secret),
+                      PROD_ENTRY_PROCESS_WEB=backend)
+    if backend == "uvicorn":
+        env["PROD_ENTRY_PROCESS_WEB_APP"] = "mysite.asgi:application"
     with spawn(["web"], env, project) as proc:
         reader = Reader(proc)
         wait_until(lambda: proc.poll() is not None or healthcheck(project, env).returncode == 0, 30,
@@ -158,9 +163,10 @@ def test_headers_from_a_secret_file_reach_the_warmup_every_worker_and_the_probe_
             describe(probe)
         wrong = healthcheck(project, {**env, "PROD_ENTRY_HEALTHCHECK_HEADERS": "Authorization: Bearer wrong-one"})
         assert wrong.returncode == 1 and "answered 401, expected 200" in wrong.stderr, describe(wrong)
-        # Each gunicorn worker replays the warmup, with the headers, before it serves anything.
+        # Each gunicorn worker (uvicorn's single process) replays the warmup, with the headers, before it serves.
         def workers_warmed() -> bool:
-            workers = {child.pid for child in psutil.Process(proc.pid).children()}
+            workers = {child.pid for child in psutil.Process(proc.pid).children()} if backend == "gunicorn" \
+                else {proc.pid}
             lines = (project / "seen").read_text().splitlines()
             seen = {int(line.split()[0]) for line in lines if line.endswith(" prod-entry-warmup")}
             return bool(workers) and workers <= seen

@@ -58,11 +58,13 @@ class LifespanFailed(RuntimeError):
 
 
 class Target(NamedTuple):
-    """How requests address the app: the Host header, the scheme and the server's port."""
+    """How requests address the app: the Host header, the scheme, the server's port, and the headers every
+    request carries (PROD_ENTRY_WARMUP_HEADERS: Authorization and the like)."""
 
     host: str
     port: int
     scheme: str = "http"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -99,6 +101,9 @@ def wsgi_environ(path: str, target: Target) -> dict[str, Any]:
     if target.scheme == "https":
         environ["HTTPS"] = "on"
         environ["HTTP_X_FORWARDED_PROTO"] = "https"
+    for name, value in target.headers:
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value  # CGI: no HTTP_ for that one
     return environ
 
 
@@ -188,6 +193,7 @@ async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: di
                        (b"accept", b"*/*")]
     if target.scheme == "https":
         request_headers.append((b"x-forwarded-proto", b"https"))
+    request_headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in target.headers]
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": "GET", "scheme": target.scheme, "path": unquote_to_bytes(raw).decode("utf-8", "replace"),

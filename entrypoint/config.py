@@ -27,6 +27,8 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
     # release steps (release.py)
     "BEFORE_LOCK_TIMEOUT",
+    # request headers, or the secret file holding them (read by read_secret_files)
+    "WARMUP_HEADERS", "WARMUP_HEADERS_FILE", "HEALTHCHECK_HEADERS", "HEALTHCHECK_HEADERS_FILE",
 )
 
 # Longest first, so `_HEALTHCHECK_URL` is tried before a shorter suffix it ends with.
@@ -98,7 +100,8 @@ def read_secret_files(values: dict[str, str]) -> frozenset[str]:
 
     Applies where X names a password or secret (PASSWORD, PASSWD, SECRET) or a connection string (`*_URL`,
     `*_DSN`), plus the names listed in PROD_ENTRY_SECRET_FILES (comma-separated; `0` turns the convention
-    off). Not to every X_FILE: environments are full of `*_FILE` paths that other programs read themselves
+    off), and prod-entry's own request headers (PROD_ENTRY_WARMUP_HEADERS, PROD_ENTRY_HEALTHCHECK_HEADERS and
+    their per-process forms: they carry Authorization). Not to every X_FILE: environments are full of `*_FILE` paths that other programs read themselves
     and that may not exist yet (SSL_CERT_FILE, SSL_KEY_FILE, AWS_WEB_IDENTITY_TOKEN_FILE on every EKS pod,
     TF_CLI_CONFIG_FILE); copying or demanding them would break start-up."""
     listed = values.get("PROD_ENTRY_SECRET_FILES", "")
@@ -113,7 +116,9 @@ def read_secret_files(values: dict[str, str]) -> frozenset[str]:
     found = set()
     for var, path in sorted(values.items()):
         target = var[:-5]
-        if not var.endswith("_FILE") or var.startswith("PROD_ENTRY_") or not target or not applies(target):
+        own = var.startswith("PROD_ENTRY_")  # prod-entry's own *_FILE settings are paths, but for the headers
+        if not var.endswith("_FILE") or not target or (own and not target.endswith("_HEADERS")) or \
+                not (own or applies(target)):
             continue
         if target in values:
             raise ConfigError(f"{target} and {var} are both set: keep one (the value, or the file that holds it)")

@@ -38,6 +38,8 @@ class Plan(NamedTuple):
     port: int
     timeout: float
     timeout_var: str  # the variable that set it, for the error message
+    headers: tuple[tuple[str, str], ...] = ()  # PROD_ENTRY_WARMUP_HEADERS
+    host_var: str = "PROD_ENTRY_WARMUP_HOST"  # the variable a user sets for the Host, for the error message
 
 
 class RemoteTraceback(Exception):
@@ -56,7 +58,8 @@ def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
     return Plan(launch.app, launch.interface or "wsgi", "--factory" in launch.argv,
                 health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
                 health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
-                health.setting_name(process, "WARMUP_TIMEOUT"))
+                health.setting_name(process, "WARMUP_TIMEOUT"), health.headers(process, env, "WARMUP_HEADERS"),
+                health.setting_name(process, "WARMUP_HOST"))
 
 
 # --- in the parent: fork, watch, time out ---------------------------------------------------------------
@@ -123,9 +126,10 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
         raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
     if "error" in final:
         raise WarmupError(final["error"]) from RemoteTraceback(final.get("details", ""))
+    sent = f", headers {health.shown_headers(plan.headers)}" if plan.headers else ""
     log(f"warmup passed in {time.monotonic() - started:.2f}s ({len(plan.checks)} request(s), Host "
-        f"{final['host']}, {final['scheme']})")
-    return Target(final["host"], plan.port, final["scheme"])
+        f"{final['host']}, {final['scheme']}{sent})")
+    return Target(final["host"], plan.port, final["scheme"], plan.headers)
 
 
 def _describe(status: int) -> str:
@@ -186,9 +190,15 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     django = _setup_django(doing, failures)
     doing(f"importing {plan.app}")
     app = load_app(plan.app, plan.factory)
+    if django is not None:
+        _watch_hosts(failures)
     host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
     scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
-    target = Target(host, plan.port, scheme)
+    if django is not None and not django.DEBUG and not django.ALLOWED_HOSTS:
+        # Django would answer every request 400 (DisallowedHost): say so before sending any.
+        raise WarmupError("warmup: " + health.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
+                                                              plan.host_var))
+    target = Target(host, plan.port, scheme, plan.headers)
     if plan.interface == "asgi":
         client = AsgiClient(app)
         doing(f"starting {plan.app} (ASGI lifespan)")
@@ -199,18 +209,21 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
                               f"{last_line(exc.text) or '(no message)'}") from exc
         try:
             for check in plan.checks:
-                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures)
+                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures,
+                                   plan.host_var)
         finally:
             doing(f"stopping {plan.app} (ASGI lifespan)")
             client.stop()
     else:
         for check in plan.checks:
-            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures)
+            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures,
+                               plan.host_var)
     return target
 
 
 def check_one(get: Callable[[str, Target], Response], check: health.Check, target: Target,
-              doing: Callable[[str], None], failures: list[BaseException]) -> Target:
+              doing: Callable[[str], None], failures: list[BaseException],
+              host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
     """One request; a redirect to https of the same request is retried as https (SECURE_SSL_REDIRECT and
     the like). Returns the target to use from now on."""
     what = f"GET {check.path} (Host {target.host})"
@@ -227,6 +240,11 @@ def check_one(get: Callable[[str, Target], Response], check: health.Check, targe
     except Exception as exc:
         raise WarmupError(f"warmup: {what} raised {describe(exc)}") from exc
     if not check.passes(response.status):
+        if failures and type(failures[-1]).__name__ == "DisallowedHost":  # Django logged it: see _setup_django
+            from django.conf import settings
+
+            raise WarmupError(f"warmup: {what} answered {response.status}: " + health.disallowed_host(
+                target.host, settings.ALLOWED_HOSTS, os.environ["DJANGO_SETTINGS_MODULE"], host_var))
         # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
         reason = describe(failures[-1]) if failures else response.summary()
         raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
@@ -247,15 +265,27 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
     doing("running django.setup()")
     try:
         django.setup()
-        from django.conf import settings
-        from django.core import checks
-        from django.core.signals import got_request_exception
-
-        doing("running Django's system checks")
-        errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
     except Exception as exc:
         raise WarmupError(f"warmup: django.setup() failed (DJANGO_SETTINGS_MODULE="
-                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {describe(exc)}") from exc
+                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_raised(exc)}") from exc
+    from django.conf import settings
+    from django.core import checks
+    from django.core.signals import got_request_exception
+
+    # django.setup() does not import the URLconf; the system checks (or else the first request) do. Importing
+    # it here first lets a mistake in urls.py (or a view it imports) be reported as what it is.
+    urlconf = getattr(settings, "ROOT_URLCONF", None)
+    if isinstance(urlconf, str) and urlconf:
+        doing(f"importing ROOT_URLCONF {urlconf}")
+        try:
+            importlib.import_module(urlconf)
+        except Exception as exc:
+            raise WarmupError(f"warmup: importing ROOT_URLCONF ({urlconf}) failed: {_raised(exc)}") from exc
+    doing("running Django's system checks")
+    try:
+        errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
+    except Exception as exc:
+        raise WarmupError(f"warmup: Django's system checks raised {_raised(exc)}") from exc
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise WarmupError(f"warmup: Django system check failed: {last_line(str(errors[0]))}{more}: fix it, or silence it with "
@@ -268,6 +298,46 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
 
     got_request_exception.connect(record, weak=False)
     return settings
+
+
+def _watch_hosts(failures: list[BaseException]) -> None:
+    """Collect DisallowedHost into `failures`: Django answers it 400 and only logs it. Called once the app is
+    loaded, because get_wsgi_application() runs django.setup() again, whose logging config drops handlers."""
+    import logging
+
+    class Rejected(logging.Handler):
+        def emit(self, entry: logging.LogRecord) -> None:
+            if entry.exc_info and entry.exc_info[1] is not None:
+                failures.append(entry.exc_info[1])
+
+    logging.getLogger("django.security.DisallowedHost").addHandler(Rejected())
+
+
+def _raised(exc: BaseException) -> str:
+    """`NameError: name 'x' is not defined (mysite/urls.py, line 5)`: the exception and where it was raised."""
+    if isinstance(exc, SyntaxError) and exc.msg:  # its str() names the file already, without the directory
+        return f"{type(exc).__name__}: {exc.msg}{_where(exc)}"
+    return f"{describe(exc)}{_where(exc)}"
+
+
+def _where(exc: BaseException) -> str:
+    """` (mysite/urls.py, line 5)`: where in the project the exception was raised (a SyntaxError: the bad
+    line), else its innermost frame; empty when neither is known."""
+    import traceback
+
+    place: tuple[str, int | None] | None = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        place = exc.filename, exc.lineno
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+        here = os.getcwd() + os.sep
+        ours = [f for f in frames if f.filename.startswith(here) and "-packages" + os.sep not in f.filename]
+        if ours or frames:
+            place = (ours or frames)[-1].filename, (ours or frames)[-1].lineno
+    if place is None:
+        return ""
+    path = os.path.relpath(place[0]) if place[0].startswith(os.getcwd() + os.sep) else place[0]
+    return f" ({path}, line {place[1]})" if place[1] else f" ({path})"
 
 
 def load_app(spec: str, factory: bool = False) -> Any:

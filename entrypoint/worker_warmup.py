@@ -30,7 +30,7 @@ class WorkerPlan(NamedTuple):
 
 def export(paths: list[str], target: Target) -> None:
     os.environ[PLAN_VAR] = json.dumps({"paths": paths, "host": target.host, "port": target.port,
-                                       "scheme": target.scheme})
+                                       "scheme": target.scheme, "headers": target.headers})
 
 
 def load() -> WorkerPlan | None:
@@ -40,7 +40,8 @@ def load() -> WorkerPlan | None:
     plan = json.loads(os.environ.get(PLAN_VAR) or "null")
     if not plan:
         return None
-    return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"]))
+    headers = tuple((name, value) for name, value in plan.get("headers", []))  # PROD_ENTRY_WARMUP_HEADERS
+    return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"], headers))
 
 
 class Log(NamedTuple):

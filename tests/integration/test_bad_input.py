@@ -240,9 +240,11 @@ def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_pa
     env = base_env(DJANGO_SETTINGS_MODULE="mysite.settings", PROD_ENTRY_PROCESS_WEB="uvicorn")
     proc = run(["check"], env, tmp_path)
     assert proc.returncode == 2, describe(proc)
-    assert proc.stderr.strip() == ("prod-entry: error: ASGI_APPLICATION in mysite.settings is None, so "
-                                   "PROD_ENTRY_PROCESS_WEB_APP cannot be derived: set ASGI_APPLICATION = "
-                                   "'mysite.asgi.application' or PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application"), \
+    assert proc.stderr.strip() == ("prod-entry: error: ASGI_APPLICATION is not set in mysite.settings, so there is "
+                                   "no app to serve: set ASGI_APPLICATION = 'mysite.asgi.application' in "
+                                   "mysite.settings (mysite/asgi.py is there), or "
+                                   "PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application, or serve WSGI_APPLICATION "
+                                   "with uvicorn's --interface wsgi in PROD_ENTRY_PROCESS_WEB_ARGS"), \
         describe(proc)
     proc = run(["check"], {**env, "PROD_ENTRY_PROCESS_WEB_APP": "mysite.asgi:application"}, tmp_path)
     assert proc.returncode == 0, describe(proc)

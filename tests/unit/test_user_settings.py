@@ -111,7 +111,7 @@ def test_gunicorn_config_named_by_c_or_python_module(how, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    ("x = 1\nraise RuntimeError('first\\nsecond')\n", "failed at line 2: second"),
+    ("x = 1\nraise RuntimeError('first\\nsecond')\n", "failed at line 2: RuntimeError: second"),
     ("import sys\nsys.exit(3)\n", "failed at line 2: SystemExit: 3"),
     ("bind = 8000\n", "bind = 8000 is not valid"),
 ])

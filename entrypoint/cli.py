@@ -32,7 +32,11 @@ Settings:
   PROD_ENTRY_DEBUG=1               print tracebacks
   PROD_ENTRY_WARMUP=0              skip the in-memory warmup of web processes (and
                                    PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one)
-  PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck
+  PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck (unset: /, any
+                                   status below 500 but 400)
+  PROD_ENTRY_WARMUP_HEADERS        headers for warmup requests ("Authorization: Bearer x; X-A: 1";
+                                   also _FILE), PROD_ENTRY_HEALTHCHECK_HEADERS for the probe
+  PROD_ENTRY_HEALTHCHECK_COMMAND   the probe of a process that serves no HTTP and has no heartbeat
   PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
   PROD_ENTRY_PORT_CHECK=0          skip the check that the web bind address is free
   (all warmup/probe settings: see the README, "Warmup and probes")
@@ -55,9 +59,10 @@ serving WSGI_APPLICATION on 0.0.0.0:${PORT:-8000}. `manage` (Django management
 commands) and `command` (a raw argv) are always defined. A NAME that is no
 process but a program on PATH is exec'd as it is.
 \b
-Exit codes: 0 ok; 2 configuration or usage error; 3 warmup failed; 4 wait-for
-timed out; 126 program not executable; 127 program not found; 128+N stopped by
-signal N while waiting or warming up; otherwise the program's own status.
+Exit codes: 0 ok; 2 configuration or usage error; 3 warmup or check --deploy failed;
+4 wait-for or the release-steps lock timed out; 126 program not executable; 127 no
+such process or program; 128+N stopped by signal N while waiting, in a release
+step or warming up; otherwise the program's (or a failed release step's) status.
 """
 
 

@@ -21,6 +21,9 @@ from entrypoint.errors import ConfigError
 BUILTIN = {
     "gunicorn": "gunicorn",
     "uvicorn": "uvicorn",
+    "granian": "granian",
+    "hypercorn": "hypercorn",
+    "daphne": "daphne",
     "celery-worker": "celery",
     "celery-beat": "celery",
     "django-tasks": "django_tasks",
@@ -49,6 +52,8 @@ class Launch(NamedTuple):
     bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
     backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
     worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
+    lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
+    factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
 
     @property
     def argv(self) -> list[str]:

@@ -1,16 +1,17 @@
 """uvicorn serving an ASGI app (or a WSGI one with `--interface wsgi`):
 `uvicorn --host=0.0.0.0 --port=$PORT [ARGS] APP [EXTRA]`, and its per-worker warmup: uvicorn has no hooks,
-so the app word becomes app.py's wrapper, which replays the warmup during lifespan startup."""
+so the app word becomes the shared ASGI wrapper, which replays the warmup during lifespan startup."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
+from entrypoint.backends import _common
 from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
+from entrypoint.worker_warmup import LIFESPAN
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -35,29 +36,19 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         bind = (host, int(number)) if number.isdigit() else None
     words = [Word(program("uvicorn"), "backend uvicorn"), *defaults, *user_words(process),
              Word(app, app_origin), *extra_words(extra)]
-    return Launch(words, WEB, app, interface, bind)
+    return Launch(words, WEB, app, interface, bind,
+                  lifespan=argv.option_value(texts, "--lifespan") != "off")
 
 
-# --- per-worker warmup: a wrapper app (app.py) that replays during lifespan startup -----------------------
-
-WRAPPER_MODULE = "entrypoint.backends.uvicorn.app"
-APP_VAR = "PROD_ENTRY_UVICORN_APP"  # the user's app, which the wrapper imports and serves
-FACTORY_VAR = "PROD_ENTRY_UVICORN_FACTORY"
-
+# --- per-worker warmup: the shared ASGI wrapper (entrypoint/asgi_wrapper.py), replaying in lifespan startup --
 
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
-    """The app word swapped for `entrypoint.backends.uvicorn.app:app` (`:factory` with --factory). Not with
+    """The app word swapped for `entrypoint.asgi_wrapper:app` (`:factory` with --factory). Not with
     `--interface wsgi` or `--lifespan off`: there is no startup to replay in."""
-    if launch.interface != "asgi" or argv.option_value(launch.argv, "--lifespan") == "off":
+    if launch.interface != "asgi" or not launch.lifespan:
         return None
-    wrapper = f"{WRAPPER_MODULE}:{'factory' if '--factory' in launch.argv else 'app'}"
-    words = list(launch.words)
-    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
-    words[at] = Word(wrapper, f"warmup wrapper serving {launch.app} ({words[at].origin})")
-    return launch._replace(words=words, worker_warmup="lifespan startup of a wrapper app")
+    return _common.wrapped(launch, _common.ASGI_WRAPPER, "lifespan startup of a wrapper app")
 
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
-    assert launch.app is not None
-    os.environ[APP_VAR] = launch.app
-    os.environ[FACTORY_VAR] = "1" if "--factory" in launch.argv else "0"
+    _common.export_wrapped(launch, LIFESPAN, "uvicorn.error")

@@ -2,7 +2,7 @@
 memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
 
 Also wires in the per-worker replay of the same requests, through each server's own adapter
-(backends/gunicorn/hook.py, backends/uvicorn/app.py, ...) and the plan in worker_warmup.py.
+(backends/gunicorn/hook.py, the asgi_wrapper.py / wsgi_wrapper.py apps, ...) and the plan in worker_warmup.py.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DEFAULT_TIMEOUT = 30.0
 class Plan(NamedTuple):
     app: str  # module:attr
     interface: str  # wsgi | asgi
+    lifespan: bool  # asgi: whether the server runs the lifespan protocol, so the warmup does too
     factory: bool
     checks: list[health.Check]
     host: str | None  # None: derive (PROD_ENTRY_WARMUP_HOST, else ALLOWED_HOSTS, else localhost)
@@ -47,15 +48,16 @@ class RemoteTraceback(Exception):
 
 
 def enabled(process: Process | None, env: Mapping[str, str], launch: Launch) -> bool:
+    # Only the interfaces it can call (not granian's rsgi).
     return process is not None and launch.kind == WEB and bool(launch.app) and \
-        health.flag(process, env, "WARMUP", True)
+        (launch.interface or "wsgi") in ("wsgi", "asgi") and health.flag(process, env, "WARMUP", True)
 
 
 def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
     assert launch.app is not None
     port = launch.bind[1] if launch.bind else 80
     host = health.get(process, env, "WARMUP_HOST")
-    return Plan(launch.app, launch.interface or "wsgi", "--factory" in launch.argv,
+    return Plan(launch.app, launch.interface or "wsgi", launch.lifespan, launch.factory or "--factory" in launch.argv,
                 health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
                 health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
                 health.setting_name(process, "WARMUP_TIMEOUT"), health.headers(process, env, "WARMUP_HEADERS"),
@@ -201,18 +203,20 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     target = Target(host, plan.port, scheme, plan.headers)
     if plan.interface == "asgi":
         client = AsgiClient(app)
-        doing(f"starting {plan.app} (ASGI lifespan)")
-        try:
-            client.start()
-        except LifespanFailed as exc:  # the app's whole text (a traceback, for Starlette) stays for --traceback
-            raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
-                              f"{last_line(exc.text) or '(no message)'}") from exc
+        if plan.lifespan:  # as the server will: daphne, granian asginl, uvicorn --lifespan off send none
+            doing(f"starting {plan.app} (ASGI lifespan)")
+            try:
+                client.start()
+            except LifespanFailed as exc:  # the app's whole text (a traceback, for Starlette) stays for --traceback
+                raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
+                                  f"{last_line(exc.text) or '(no message)'}") from exc
         try:
             for check in plan.checks:
                 target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures,
                                    plan.host_var)
         finally:
-            doing(f"stopping {plan.app} (ASGI lifespan)")
+            if plan.lifespan:
+                doing(f"stopping {plan.app} (ASGI lifespan)")
             client.stop()
     else:
         for check in plan.checks:

@@ -21,6 +21,9 @@ from entrypoint.errors import ConfigError
 BUILTIN = {
     "gunicorn": "gunicorn",
     "uvicorn": "uvicorn",
+    "granian": "granian",
+    "hypercorn": "hypercorn",
+    "daphne": "daphne",
     "celery-worker": "celery",
     "celery-beat": "celery",
     "django-tasks": "django_tasks",
@@ -68,6 +71,8 @@ class Launch(NamedTuple):
     backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
     worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
     settings: tuple[Setting, ...] = ()  # settings in effect that argv does not show (config file, environment)
+    lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
+    factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
 
     @property
     def argv(self) -> list[str]:

@@ -54,6 +54,8 @@ class Plan:
     drain_runs: int = 3  # figure 9, per init
     slow_seconds: float = 3.0  # figure 9: how long each in-flight request takes
     late_window: float = 1.0  # figure 9: how long new requests keep coming after TERM
+    rollout_requests: int = 5000  # figure 10, per variant (at least)
+    rollout_runs: int = 1  # figure 10, per variant
 
     @classmethod
     def full(cls) -> Plan:

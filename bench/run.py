@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from bench import report
-from bench.figures import init, startup, web
+from bench.figures import init, rollout, startup, web
 from bench.harness import ROOT, BenchError, Plan, tool
 
 FIGURES: dict[int, Callable[[Plan], dict[str, Any]]] = {
@@ -39,10 +39,14 @@ FIGURES: dict[int, Callable[[Plan], dict[str, Any]]] = {
     7: web.time_to_ready,
     8: web.first_request,
     9: web.drain,
+    10: rollout.figure,
 }
 TITLES = {1: "Start → exec overhead", 2: "healthcheck wall time", 3: "Supervisor memory as PID 1",
           4: "Signal forward latency", 5: "Reaping orphans", 6: "Idle wake-ups", 7: "Start to the first 200",
-          8: "First request after ready", 9: "Graceful drain"}
+          8: "First request after ready", 9: "Graceful drain", 10: "Rolling restart behind HAProxy"}
+# Figures that start a Docker engine and build the image (minutes): left out of the smoke run, which is part of
+# `make test`; the container tier runs the same harness (tests/container/test_container_rollout.py).
+NEEDS_DOCKER = {10}
 
 
 def machine() -> dict[str, Any]:
@@ -65,7 +69,7 @@ def versions() -> dict[str, str]:
     if commit.returncode == 0:
         found["prod-entry"] += f" ({commit.stdout.strip()})"
     for program, flag in (("tini", "--version"), ("dumb-init", "--version"), ("curl", "--version"),
-                          ("unshare", "--version")):
+                          ("unshare", "--version"), ("haproxy", "-v")):
         try:
             match = re.search(r"\d+(\.\d+)+", first_line([tool(program), flag]))
             found[program] = match.group() if match else "?"
@@ -109,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated figure numbers (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     args = parser.parse_args(argv)
-    numbers = [int(n) for n in args.only.split(",") if n.strip()] or list(FIGURES)
     plan = Plan.smoke_plan() if args.smoke else Plan.full()
+    numbers = [int(n) for n in args.only.split(",") if n.strip()] or [
+        n for n in FIGURES if not (plan.smoke and n in NEEDS_DOCKER)]
+    if plan.smoke and not args.only:
+        print(f"bench: smoke run: figure(s) {', '.join(map(str, sorted(NEEDS_DOCKER)))} left out (they need a "
+              "Docker engine; run them with --only)", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
 
     results: dict[str, Any] = {

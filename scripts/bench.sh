@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: installs the peers prod-entry is measured against (tini and curl from Debian; dumb-init,
+# `make bench`: installs the peers prod-entry is measured against (tini, curl and HAProxy from Debian; dumb-init,
 # django-webserver and matplotlib from PyPI), then runs every figure. Arguments go to bench/run.py
 # (--smoke, --only 1,4, --out DIR). Results: bench/results/latest.{json,md} and figN.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/apt-need.sh tini curl util-linux procps python3 python3-venv
+# Figure 10 (a rolling restart behind HAProxy) adds HAProxy, a Docker engine and debootstrap (see scripts/test.sh).
+bash scripts/apt-need.sh tini curl util-linux procps python3 python3-venv haproxy docker.io debootstrap
 # The same virtualenv as the tests (on Debian's Python), so both measure the same interpreter.
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[bench]'

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # (a pyenv Python under /root is unreadable to them, as it would never be in a container). tini and curl:
 # the peers of the bench's smoke run (tests/integration/test_bench_smoke.py).
 # The container tier (tests/container) adds a Docker engine (docker.io: dockerd, containerd, runc, the CLI) and
-# debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image.
-bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap \
+# debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image, and HAProxy, the load
+# balancer of its rolling-restart test (tests/container/test_container_rollout.py).
+bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap haproxy \
     postgresql
 
 # Python packages, in the project's own virtualenv, on /usr/bin/python3.

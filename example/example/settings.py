@@ -50,6 +50,10 @@ USE_TZ = True
 TIME_ZONE = "UTC"  # Django would otherwise export TZ=America/Chicago into the worker processes
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None  # unset: celery keeps no results
+# Celery 5.5+: on a cold shutdown (QUIT, or TERM with PROD_ENTRY_SIGNAL_REWRITE=TERM:QUIT), running tasks get
+# this long to finish before they are cancelled (and, with acks_late, handed back to the broker). 0: off.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.environ.get("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "0"))
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from example import views
 urlpatterns = [
     path("", views.index),
     path("healthz", views.healthz),
+    path("readyz", views.readyz),
     path("whoami", views.whoami),
     re_path(r"^slow/(?P<seconds>[0-9.]+)$", views.slow),
     path("boom", views.boom),

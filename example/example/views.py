@@ -4,6 +4,8 @@ import time
 
 from django.http import HttpResponse, JsonResponse
 
+from entrypoint import state
+
 # Requests this worker process has served; the warmup tests read it to see warmup ran in each worker.
 SERVED = {"count": 0}
 
@@ -24,6 +26,15 @@ def healthz(request):
 @_count
 def index(request):
     return HttpResponse("prod-entry example app\n", content_type="text/plain")
+
+
+def readyz(request):
+    """Readiness for a load balancer that checks over HTTP (HAProxy, an ALB): 503 while prod-entry's supervisor
+    holds TERM for PROD_ENTRY_SHUTDOWN_DELAY, so the balancer stops sending before the server stops listening.
+    /healthz stays 200 meanwhile (liveness: the server is still serving). Not counted as served."""
+    if os.path.exists(state.draining_file()):
+        return HttpResponse("draining\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 @_count

@@ -21,9 +21,13 @@ from entrypoint.errors import ConfigError
 BUILTIN = {
     "gunicorn": "gunicorn",
     "uvicorn": "uvicorn",
+    "waitress": "waitress",
+    "uwsgi": "uwsgi",
+    "flower": "flower",
     "celery-worker": "celery",
     "celery-beat": "celery",
     "django-tasks": "django_tasks",
+    "django-q2": "django_q2",
     "rq": "rq",
     "dramatiq": "dramatiq",
     "huey": "huey",

@@ -48,6 +48,12 @@ TIME_ZONE = "UTC"  # Django would otherwise export TZ=America/Chicago into the w
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
+# django-q2 (`prod-entry` backend django-q2), opt-in so that the image and the other tests need neither the
+# package nor its tables: the ORM broker keeps the queue in the default database, no other service.
+if os.environ.get("EXAMPLE_DJANGO_Q") == "1":
+    INSTALLED_APPS.append("django_q")
+    Q_CLUSTER = {"name": "example", "orm": "default", "workers": 1, "timeout": 30, "retry": 60, "poll": 0.2}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

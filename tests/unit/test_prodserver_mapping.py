@@ -19,6 +19,9 @@ SUPPORTED = [
     ("workers.celery.CeleryWorker", "celery.CeleryWorker", "celery-worker", {}),
     ("workers.celery.CeleryBeat", "celery.CeleryBeat", "celery-beat", {}),
     ("workers.django_tasks.DjangoTasksWorker", "django_tasks.DjangoTasksWorker", "django-tasks", {}),
+    ("servers.waitress.WaitressServer", "waitress.WaitressServer", "waitress", {}),
+    ("workers.django_q2.DjangoQ2Worker", "django_q2.DjangoQ2Worker", "django-q2", {}),
+    ("servers.flower.CeleryFlower", "servers.flower.CeleryFlower", "flower", {}),  # new in 3.0: no 2.x path
 ]
 
 
@@ -83,7 +86,6 @@ def test_names_are_case_insensitive_and_lower_cased() -> None:
     ({"web": {"BACKEND": P + "servers.granian.GranianASGIServer"}},
      r"'django_prodserver.backends.servers.granian.GranianASGIServer' is a django-prodserver backend prod-entry does "
      r"not drive: .*PROD_ENTRY_PROCESS_WEB=command"),
-    ({"q": {"BACKEND": P + "django_q2.DjangoQ2Worker"}}, r"PROD_ENTRY_PROCESS_Q_ARGS='python manage.py qcluster'"),
     ({"dev": {"BACKEND": P + "dev.django_runserver.DjangoRunserver"}}, "is a development server"),
     ({"web": {"ARGS": {}}}, r"PRODUCTION_PROCESSES\['web'\] has no BACKEND"),
     ({"web": "gunicorn"}, r"PRODUCTION_PROCESSES\['web'\] is a str: it must be a dict"),

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from pid1_support import spawn_pid1
-from support import (EXAMPLE, describe, example_env, free_port, http_get, output_of, run, spawn, wait_http,
-                     wait_until)
+from support import EXAMPLE, describe, example_env, free_port, http_get, run, spawn, wait_http, wait_until
 
 IN_FLIGHT = 12
 # One process with more threads than requests, so every slow request is inside the view at once and
@@ -117,11 +116,13 @@ def test_django_q2_consumes_a_task_through_the_orm_broker(tmp_path: Path) -> Non
                       PROD_ENTRY_PROCESS_TASKS="django-q2")
     migrate = run(["manage", "migrate", "--noinput"], env, EXAMPLE)
     assert migrate.returncode == 0, describe(migrate)
-    with spawn(["tasks"], env, EXAMPLE) as proc:
+    with spawn_pid1(["tasks"], env, EXAMPLE) as (proc, pid1, lines):
         enqueued = subprocess.run([sys.executable, "-c", ENQUEUE], env=env, cwd=EXAMPLE, capture_output=True,
                                   text=True, timeout=60)
-        assert proc.poll() is None, output_of(proc)
-    assert enqueued.returncode == 0 and enqueued.stdout.strip() == "5", describe(enqueued)
+        assert enqueued.returncode == 0 and enqueued.stdout.strip() == "5", describe(enqueued)
+        # TERM: the cluster stops its pusher, lets its workers finish, and exits 0.
+        os.kill(pid1, signal.SIGTERM)
+        assert proc.wait(60) == 0, lines.rest()
 
 
 def test_flower_serves_its_ui_and_answers_prod_entrys_healthcheck(redis_url: str, tmp_path: Path) -> None:

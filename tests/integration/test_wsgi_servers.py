@@ -73,7 +73,11 @@ def test_a_broken_app_fails_the_start_with_3_before_the_server_binds(backend: st
     assert STARTED[backend] not in proc.stdout + proc.stderr, describe(proc)
 
 
-@pytest.mark.parametrize(("backend", "extra", "processes"), [("waitress", [], 1), ("uwsgi", ["--processes=2"], 2)])
+@pytest.mark.parametrize(("backend", "extra", "processes"), [
+    ("waitress", [], 1),
+    ("uwsgi", ["--processes=2"], 2),  # the app loaded in the master, the replay in each forked worker
+    ("uwsgi", ["--processes=2", "--lazy-apps"], 2),  # the app and the hook imported in each worker
+])
 def test_the_serving_processes_answer_their_first_request_warm(backend: str, extra: list[str], processes: int) -> None:
     served = first_requests(web_env(backend), extra, processes)
     assert served and all(before >= 1 for before in served.values()), served

@@ -16,9 +16,11 @@ COPY pyproject.toml README.md ./
 COPY entrypoint ./entrypoint
 # your project: its requirements (prod-entry itself comes from this source tree; yours would list `prod-entry`).
 COPY example/requirements.txt ./requirements.txt
+# prod-entry's extras, comma-separated: `--build-arg PROD_ENTRY_EXTRAS=gevent` for gunicorn's gevent worker.
+ARG PROD_ENTRY_EXTRAS=""
 # pip and setuptools go once everything is installed: the runtime needs neither (and they are 25 MB).
-RUN /opt/venv/bin/pip wheel --wheel-dir /wheels . -r requirements.txt \
- && /opt/venv/bin/pip install --no-index --find-links /wheels prod-entry -r requirements.txt \
+RUN /opt/venv/bin/pip wheel --wheel-dir /wheels "prod-entry[${PROD_ENTRY_EXTRAS}] @ file:///src" -r requirements.txt \
+ && /opt/venv/bin/pip install --no-index --find-links /wheels "prod-entry[${PROD_ENTRY_EXTRAS}]" -r requirements.txt \
  && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # --- runtime: the virtualenv and the project, no compilers, no pip cache, a non-root user ---------------------

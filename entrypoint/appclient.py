@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
+
+from entrypoint.errors import last_line
 
 USER_AGENT = "prod-entry-warmup"
 _TAG = re.compile(r"<head>.*?<title>|</title>.*?</head>|<[^>]*>", re.S | re.I)
@@ -28,18 +31,40 @@ class Response(NamedTuple):
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
     def summary(self) -> str:
-        """The first line of text in the body (markup stripped), for one-line error messages."""
-        text = _TAG.sub("\n", self.body[:8192].decode("utf-8", "replace"))
-        line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "(empty body)")
-        return line[:200]
+        """The body as one line, for error messages. An HTML page: its first line of text (markup stripped),
+        the heading, as its last lines are footers (Django's debug page ends in advice about DEBUG). JSON:
+        compacted. Plain text, a traceback (Starlette's debug 500): errors.last_line."""
+        text = self.body[:8192].decode("utf-8", "replace")
+        kind = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if kind == "text/html" or (not kind and text.lstrip()[:1] == "<"):
+            line = next((ln.strip() for ln in _TAG.sub("\n", text).splitlines() if ln.strip()), "")
+        elif kind.endswith("json"):
+            try:
+                line = json.dumps(json.loads(text), ensure_ascii=False)
+            except ValueError:  # not JSON after all, or cut off at 8 KiB
+                line = last_line(text)
+        else:
+            line = last_line(text)
+        return line[:200] or "(empty body)"
+
+
+class LifespanFailed(RuntimeError):
+    """The app answered lifespan.startup.failed or lifespan.shutdown.failed; `text` is its message, which
+    may be a whole traceback (Starlette sends one)."""
+
+    def __init__(self, phase: str, text: str) -> None:
+        super().__init__(f"ASGI lifespan {phase} failed: {text}")
+        self.phase, self.text = phase, text
 
 
 class Target(NamedTuple):
-    """How requests address the app: the Host header, the scheme and the server's port."""
+    """How requests address the app: the Host header, the scheme, the server's port, and the headers every
+    request carries (PROD_ENTRY_WARMUP_HEADERS: Authorization and the like)."""
 
     host: str
     port: int
     scheme: str = "http"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -76,6 +101,9 @@ def wsgi_environ(path: str, target: Target) -> dict[str, Any]:
     if target.scheme == "https":
         environ["HTTPS"] = "on"
         environ["HTTP_X_FORWARDED_PROTO"] = "https"
+    for name, value in target.headers:
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value  # CGI: no HTTP_ for that one
     return environ
 
 
@@ -137,7 +165,7 @@ class AsgiClient:
             # The app does not speak lifespan (Django raises for it): servers carry on without, and so do we.
             self.lifespan = None
         elif message["type"] == "lifespan.startup.failed":
-            raise RuntimeError(f"ASGI lifespan startup failed: {message.get('message', '')}")
+            raise LifespanFailed("startup", str(message.get("message", "")))
 
     async def _lifespan_reply(self) -> dict | None:
         assert self.lifespan is not None and self.from_app is not None
@@ -155,7 +183,7 @@ class AsgiClient:
         await self.to_app.put({"type": "lifespan.shutdown"})
         message = await self._lifespan_reply()
         if message is not None and message["type"] == "lifespan.shutdown.failed":
-            raise RuntimeError(f"ASGI lifespan shutdown failed: {message.get('message', '')}")
+            raise LifespanFailed("shutdown", str(message.get("message", "")))
 
 
 async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: dict[str, Any]) -> Response:
@@ -165,6 +193,7 @@ async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: di
                        (b"accept", b"*/*")]
     if target.scheme == "https":
         request_headers.append((b"x-forwarded-proto", b"https"))
+    request_headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in target.headers]
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": "GET", "scheme": target.scheme, "path": unquote_to_bytes(raw).decode("utf-8", "replace"),

@@ -10,9 +10,9 @@ A JSON array is used verbatim; a plain string is split like a shell would.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from collections.abc import Iterable, Sequence
-
 
 
 class ArgsError(ValueError):
@@ -45,7 +45,18 @@ def _split(text: str) -> list[str]:
         raise ArgsError(f"cannot be split like a shell command line ({exc})") from None
 
 
+def _not_finite(item: object) -> bool:
+    """Python's json reads NaN, Infinity, -Infinity and an overflowing 1e400 as floats that would become
+    `--workers=inf`, which the server refuses only after the warmup has run."""
+    return isinstance(item, float) and not math.isfinite(item)
+
+
+_FINITE = "not a finite number (NaN, Infinity and numbers beyond 1.8e308 cannot be arguments): write a number"
+
+
 def _word(item: object, where: str) -> str:
+    if _not_finite(item):
+        raise ArgsError(f"{where} is {_FINITE}")
     if isinstance(item, bool) or item is None or isinstance(item, (dict, list)):
         raise ArgsError(f"{where} is {json.dumps(item)}: array items must be strings or numbers")
     if not isinstance(item, (str, int, float)):
@@ -58,8 +69,12 @@ def _check_option(key: str, value: object) -> None:
         raise ArgsError(f"key {key!r} is not an option name")
     if isinstance(value, dict):
         raise ArgsError(f"value of {key!r} is an object: nested objects cannot become arguments")
+    if _not_finite(value):
+        raise ArgsError(f"value of {key!r} is {_FINITE}")
     if isinstance(value, list):
         for item in value:
+            if _not_finite(item):
+                raise ArgsError(f"value of {key!r} holds a value that is {_FINITE}")
             if isinstance(item, (bool, dict, list)) or item is None:
                 raise ArgsError(f"value of {key!r} holds {json.dumps(item)}: list items must be strings or numbers")
 

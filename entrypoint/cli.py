@@ -20,6 +20,8 @@ Process definitions (environment, or a .env file):
                                    (verbatim) or a command line (split like a shell)
   PROD_ENTRY_PROCESS_<NAME>_APP    what it serves/runs (module:attr); derived from Django
                                    settings (WSGI_APPLICATION, ASGI_APPLICATION) when unset
+  PROD_ENTRY_PROCESS_<NAME>_BEFORE release steps before warmup and exec, one replica at a
+                                   time: "manage migrate --noinput; manage collectstatic --noinput"
 \b
 Settings:
   PROD_ENTRY_DEFAULT_PROCESS       process run when no NAME is given (default: web)
@@ -30,7 +32,11 @@ Settings:
   PROD_ENTRY_DEBUG=1               print tracebacks
   PROD_ENTRY_WARMUP=0              skip the in-memory warmup of web processes (and
                                    PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one)
-  PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck
+  PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck (unset: /, any
+                                   status below 500 but 400)
+  PROD_ENTRY_WARMUP_HEADERS        headers for warmup requests ("Authorization: Bearer x; X-A: 1";
+                                   also _FILE), PROD_ENTRY_HEALTHCHECK_HEADERS for the probe
+  PROD_ENTRY_HEALTHCHECK_COMMAND   the probe of a process that serves no HTTP and has no heartbeat
   PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
   PROD_ENTRY_PORT_CHECK=0          skip the check that the web bind address is free
   (all warmup/probe settings: see the README, "Warmup and probes")
@@ -53,9 +59,10 @@ serving WSGI_APPLICATION on 0.0.0.0:${PORT:-8000}. `manage` (Django management
 commands) and `command` (a raw argv) are always defined. A NAME that is no
 process but a program on PATH is exec'd as it is.
 \b
-Exit codes: 0 ok; 2 configuration or usage error; 3 warmup failed; 4 wait-for
-timed out; 126 program not executable; 127 program not found; 128+N stopped by
-signal N while waiting or warming up; otherwise the program's own status.
+Exit codes: 0 ok; 2 configuration or usage error; 3 warmup or check --deploy failed;
+4 wait-for or the release-steps lock timed out; 126 program not executable; 127 no
+such process or program; 128+N stopped by signal N while waiting, in a release
+step or warming up; otherwise the program's (or a failed release step's) status.
 """
 
 
@@ -137,6 +144,21 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
         width = max(len(t) for t in texts)
         for text, word in zip(texts, resolved.launch.words):
             click.echo(f"  {text:<{width}}  {word.origin}")
+        settings = resolved.launch.settings  # the user's, from the server's config file or environment
+        if settings:
+            click.echo("read by the server itself, beyond argv (so prod-entry adds no default for these):")
+            rows = [(f"{s.name}:", redact(s.value), s.origin) for s in settings]
+            widths = [max(len(row[i]) for row in rows) for i in range(2)]
+            for setting, value, origin in rows:
+                click.echo(f"  {setting:<{widths[0]}} {value:<{widths[1]}}  {origin}")
+        if resolved.steps:
+            from entrypoint import release
+
+            assert resolved.process is not None
+            click.echo(f"before: (release steps, run in order before warmup; {resolved.process.origins['before']})")
+            for number, step in enumerate(resolved.steps, 1):
+                click.echo(f"  {number}. {redact(' '.join(step.argv))}")
+            click.echo(f"lock:   {redact(release.lock_for(resolved.environment.values).describe())}")
 
     sys.exit(run.guarded(show, traceback, name))
 
@@ -156,7 +178,7 @@ def check_command(traceback: bool, name: str | None) -> None:
         resolved = run.resolve(name)
         env = resolved.environment.values
         logger = log.from_env(env, resolved.name, redactor(env))
-        run.prepare(resolved, logger, port_check=False)
+        run.prepare(resolved, logger, port_check=False, run_steps=False)
         if resolved.process is None:
             from entrypoint.execute import locate
 

@@ -24,11 +24,15 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     # warmup and probes (warmup.py, probes.py, waitfor.py)
     "WARMUP", "WARMUP_WORKERS", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
-    "HEARTBEAT_MAX_AGE",
+    "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
+    # release steps (release.py)
+    "BEFORE_LOCK_TIMEOUT",
+    # request headers, or the secret file holding them (read by read_secret_files)
+    "WARMUP_HEADERS", "WARMUP_HEADERS_FILE", "HEALTHCHECK_HEADERS", "HEALTHCHECK_HEADERS_FILE",
 )
 
 # Longest first, so `_HEALTHCHECK_URL` is tried before a shorter suffix it ends with.
-_ATTRIBUTES = ("ARGS", "APP")
+_ATTRIBUTES = ("ARGS", "APP", "BEFORE")
 
 _NAME = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*\Z")
 
@@ -66,6 +70,7 @@ class Process(NamedTuple):
     # "backend" / "args" / "app" -> where the value came from ("env PROD_ENTRY_PROCESS_WEB", "built-in", ...)
     origins: dict[str, str]
     settings: dict[str, str]
+    before: str | None = None  # PROD_ENTRY_PROCESS_<NAME>_BEFORE: release steps, as written (release.py parses)
 
     def setting(self, env: Mapping[str, str], key: str, default: str | None = None) -> str | None:
         """PROD_ENTRY_PROCESS_<NAME>_<KEY>, else PROD_ENTRY_<KEY>, else `default`."""
@@ -95,7 +100,8 @@ def read_secret_files(values: dict[str, str]) -> frozenset[str]:
 
     Applies where X names a password or secret (PASSWORD, PASSWD, SECRET) or a connection string (`*_URL`,
     `*_DSN`), plus the names listed in PROD_ENTRY_SECRET_FILES (comma-separated; `0` turns the convention
-    off). Not to every X_FILE: environments are full of `*_FILE` paths that other programs read themselves
+    off), and prod-entry's own request headers (PROD_ENTRY_WARMUP_HEADERS, PROD_ENTRY_HEALTHCHECK_HEADERS and
+    their per-process forms: they carry Authorization). Not to every X_FILE: environments are full of `*_FILE` paths that other programs read themselves
     and that may not exist yet (SSL_CERT_FILE, SSL_KEY_FILE, AWS_WEB_IDENTITY_TOKEN_FILE on every EKS pod,
     TF_CLI_CONFIG_FILE); copying or demanding them would break start-up."""
     listed = values.get("PROD_ENTRY_SECRET_FILES", "")
@@ -110,7 +116,9 @@ def read_secret_files(values: dict[str, str]) -> frozenset[str]:
     found = set()
     for var, path in sorted(values.items()):
         target = var[:-5]
-        if not var.endswith("_FILE") or var.startswith("PROD_ENTRY_") or not target or not applies(target):
+        own = var.startswith("PROD_ENTRY_")  # prod-entry's own *_FILE settings are paths, but for the headers
+        if not var.endswith("_FILE") or not target or (own and not target.endswith("_HEADERS")) or \
+                not (own or applies(target)):
             continue
         if target in values:
             raise ConfigError(f"{target} and {var} are both set: keep one (the value, or the file that holds it)")
@@ -238,7 +246,11 @@ def _process(name: str, variables: dict[str | None, str], environment: Environme
             raise ConfigError(f"{variables['APP']} is empty: set it (e.g. myproject.wsgi:application) or unset it")
         origins["app"] = environment.origin(variables["APP"])
     settings = {attr: env[var] for attr, var in variables.items() if attr in PER_PROCESS_SETTINGS}
-    return Process(name, backend, args, app, origins, settings)
+    before = None
+    if "BEFORE" in variables:
+        before = env[variables["BEFORE"]]
+        origins["before"] = environment.origin(variables["BEFORE"])
+    return Process(name, backend, args, app, origins, settings, before)
 
 
 def selected_name(env: Mapping[str, str], name: str | None) -> str:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 
 from entrypoint.backends import WEB
-from entrypoint.errors import ConfigError, WarmupError
+from entrypoint.errors import ConfigError, WarmupError, describe, last_line
 from entrypoint.health import OFF, ON
 from entrypoint.log import Logger
 
@@ -40,7 +40,7 @@ def check_deploy(env: Mapping[str, str], kind: str, logger: Logger) -> None:
         messages = [m for m in checks.run_checks(include_deployment_checks=True) if not m.is_silenced()]
     except Exception as exc:  # the user's project failed to load: theirs to fix, without a traceback
         raise WarmupError(f"{VARIABLE}: Django could not load the project to run check --deploy "
-                          f"({type(exc).__name__}: {exc})") from None
+                          f"({describe(exc)})") from None
     fail_at = checks.WARNING if value == "warning" else checks.ERROR
     failing = [m for m in messages if m.level >= fail_at]
     passing = [m for m in messages if m.level < fail_at and m.level >= checks.WARNING]
@@ -50,7 +50,7 @@ def check_deploy(env: Mapping[str, str], kind: str, logger: Logger) -> None:
     if failing:
         ids = ", ".join(str(m.id) for m in failing)
         # One problem fits on the line; several would not, and `check --deploy` prints them in full.
-        detail = f" ({str(failing[0].msg).split('. ')[0][:160]})" if len(failing) == 1 else ""
+        detail = f" ({last_line(str(failing[0].msg)).split('. ')[0][:160]})" if len(failing) == 1 else ""
         raise WarmupError(f"{VARIABLE}: Django's check --deploy found {len(failing)} problem(s): {ids}{detail}: "
                           "fix them (`python manage.py check --deploy` explains each), or list their ids in "
                           "SILENCED_SYSTEM_CHECKS")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from entrypoint.errors import ConfigError
+from entrypoint.errors import ConfigError, describe, last_line
 
 
 def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
@@ -24,21 +24,57 @@ def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} cannot be imported ({exc}): check the module path "
+        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} cannot be imported ({last_line(str(exc))}): check the module path "
                           "and the working directory") from None
     except Exception as exc:  # the user's settings raised: report it, it is theirs to fix
-        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"DJANGO_SETTINGS_MODULE={name} raised {describe(exc)}") from None
+
+
+_MISSING = object()
 
 
 def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:
     """WSGI_APPLICATION / ASGI_APPLICATION as the `module:attr` that servers take."""
     module = settings_module(env, needed_for)
-    value = getattr(module, setting, None)
+    value = getattr(module, setting, _MISSING)
     if not isinstance(value, str) or "." not in value:
-        raise ConfigError(f"{setting} in {module.__name__} is {value!r}, so {needed_for} cannot be derived: set "
-                          f"{setting} = 'myproject.{setting[:4].lower()}.application' or set {needed_for}")
+        raise ConfigError(_no_application(module, setting, value, needed_for))
     module_path, _, attr = value.rpartition(".")
     return f"{module_path}:{attr}"
+
+
+def _no_application(module: ModuleType, setting: str, value: object, needed_for: str) -> str:
+    """What to set when WSGI_APPLICATION / ASGI_APPLICATION is missing: the project's own wsgi.py / asgi.py
+    when there is one (startproject writes both, but sets only WSGI_APPLICATION)."""
+    kind = setting[:4].lower()
+    found = _sibling_module(module, getattr(module, "WSGI_APPLICATION", None), kind)
+    spec = f"{found}.application" if found else f"myproject.{kind}.application"
+    what = f"is not set in {module.__name__}" if value is _MISSING else f"in {module.__name__} is {value!r}"
+    fixes = [f"set {setting} = {spec!r} in {module.__name__}" + (f" ({found.replace('.', '/')}.py is there)"
+                                                                   if found else ""),
+             f"or {needed_for}={spec.rpartition('.')[0]}:application"]
+    if kind == "asgi" and isinstance(getattr(module, "WSGI_APPLICATION", None), str):
+        # Only uvicorn asks for ASGI_APPLICATION among the built-in backends, and it can serve WSGI too.
+        args = needed_for.removesuffix("_APP") + "_ARGS" if needed_for.endswith("_APP") else "the process's ARGS"
+        fixes.append(f"or serve WSGI_APPLICATION with uvicorn's --interface wsgi in {args}")
+    return f"{setting} {what}, so there is no app to serve: {', '.join(fixes)}"
+
+
+def _sibling_module(settings: ModuleType, wsgi_application: object, kind: str) -> str | None:
+    """`mysite.asgi` when it exists beside WSGI_APPLICATION's module or in the settings' top package."""
+    import importlib.util
+
+    packages = []
+    if isinstance(wsgi_application, str) and wsgi_application.count(".") >= 2:
+        packages.append(wsgi_application.rsplit(".", 2)[0])
+    packages.append(settings.__name__.split(".")[0])
+    for package in packages:
+        try:
+            if importlib.util.find_spec(f"{package}.{kind}") is not None:
+                return f"{package}.{kind}"
+        except (ImportError, ValueError):
+            continue
+    return None
 
 
 def project_package(env: Mapping[str, str], needed_for: str) -> str:

@@ -39,3 +39,48 @@ class Stopped(EntrypointError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum
+
+
+class StepFailed(EntrypointError):
+    """A release step (PROD_ENTRY_PROCESS_<NAME>_BEFORE) failed: the start ends with the step's own status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+_FRAME_STARTS = ('File "', "Traceback (most recent call last):", "During handling of the above exception",
+                 "The above exception was the direct cause")
+
+
+def last_line(text: str) -> str:
+    """The one line of another program's multi-line text (a traceback, an exception's message, a server's
+    error) that says what went wrong, for a one-line message; "" for a blank text.
+
+    A Python traceback ends in the `ExcType: message` line that names the error (its first line is only
+    `Traceback (most recent call last):`): that line, the first unindented one after the last frame. Any
+    other text: its last unindented line that is not a frame or a bare `(see https://...)` pointer, with the
+    indented line under it (psycopg's `\\tIs the server running...`, pydantic's field error) appended, so the
+    error is not traded for its hint nor the field for its error. An all-indented text: its last line."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')]
+    if frames and any(line.lstrip().startswith(_FRAME_STARTS[1]) for line in lines):
+        for line in lines[frames[-1] + 1:]:
+            if line and not line[0].isspace():
+                return line
+    meaningful = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(_FRAME_STARTS)
+                  and not (line.startswith("(") and line.endswith(")") and "://" in line)]
+    if not meaningful:
+        return ""
+    top = [i for i in meaningful if not lines[i][0].isspace()]
+    if not top:
+        return lines[meaningful[-1]].strip()
+    at = top[-1]
+    under = next((lines[i].strip() for i in meaningful if i > at), None)
+    return f"{lines[at]}: {under}" if under else lines[at]
+
+
+def describe(exc: BaseException) -> str:
+    """`ExcType: the line of its message that names the error`, for one-line messages about an exception."""
+    text = last_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -6,6 +6,8 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
+import sys
 from collections.abc import Mapping, MutableMapping
 from typing import NamedTuple
 
@@ -44,8 +46,11 @@ def parse_user(spec: str) -> User:
     return User(uid, gid, name, home)
 
 
-def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ) -> User | None:
-    """Become PROD_ENTRY_USER (supplementary groups, gid, uid, HOME), if it is set."""
+def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ,
+         program: str | None = None) -> User | None:
+    """Become PROD_ENTRY_USER (supplementary groups, gid, uid, HOME), if it is set, then check that the user
+    can still read what comes next: Python's standard library and prod-entry's modules (imported after the
+    drop) and `program`, the argv[0] about to be exec'd, with its #! interpreter. Raises ConfigError."""
     spec = env.get("PROD_ENTRY_USER", "")
     if not spec.strip():
         return None
@@ -55,6 +60,9 @@ def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ)
             return user
         raise ConfigError(f"PROD_ENTRY_USER={spec!r}: only root can switch users and this runs as uid "
                           f"{os.getuid()}: run the container as root or unset PROD_ENTRY_USER")
+    # Found while still root: as the user, a path through an unreadable directory cannot even be resolved.
+    needed = _needed(program)
+    real = {path: os.path.realpath(path) for _, path, _ in needed}
     # Order matters: groups and gid while still root, uid last, or the gid change would be refused.
     if user.name is not None:
         os.initgroups(user.name, user.gid)
@@ -65,4 +73,61 @@ def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ)
     environ["HOME"] = user.home
     if user.name is not None:
         environ["USER"] = environ["LOGNAME"] = user.name
+    for what, path, mode in needed:
+        blocked = _blocked(path, real[path], mode)
+        if blocked is not None:
+            who = user.name or f"uid {user.uid}"
+            raise ConfigError(f"PROD_ENTRY_USER={spec!r}: {who} cannot read {blocked}, so cannot use {what} "
+                              f"{path}: install it where {who} can read it, make {blocked} readable "
+                              f"(chmod o+rx), or unset PROD_ENTRY_USER")
     return user
+
+
+def _needed(program: str | None) -> list[tuple[str, str, int]]:
+    """(what, path, access mode) of everything the process still needs after the drop: the paths as they
+    will be opened (modules through sys.path, the program through PATH), symlinks and all. A Python under
+    /root (pyenv's default) would otherwise end in `ModuleNotFoundError: No module named 'socket'`."""
+    read = os.R_OK | os.X_OK
+    needed = [("Python's standard library", os.path.dirname(os.path.abspath(os.__file__)), read),
+              ("prod-entry's modules", os.path.dirname(os.path.abspath(__file__)), read)]
+    found = shutil.which(program) if program else None
+    if found is None:  # not found even as root: exec says so, with 127
+        return needed
+    found = os.path.abspath(found)
+    interpreter = _shebang(found)
+    needed.append((f"the program {program!r}", found, read if interpreter else os.X_OK))
+    if interpreter:
+        needed.append((f"the interpreter of {program!r}", interpreter, os.X_OK))
+    return needed
+
+
+def _shebang(path: str) -> str | None:
+    """The path of a script's #! interpreter (`#!/usr/bin/env python3` looked up on PATH), else None."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(256)
+    except OSError:
+        return None
+    words = first[2:].decode("utf-8", "replace").split() if first.startswith(b"#!") else []
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env":
+        name = next((w for w in words[1:] if not w.startswith("-")), None)
+        found = shutil.which(name) if name else None
+        return os.path.abspath(found) if found else None
+    return words[0]
+
+
+def _blocked(path: str, real: str, mode: int) -> str | None:
+    """None when the current user can use `path` with `mode`; else what stops it: the first directory on the
+    way it cannot search, on `path` itself, then on `real` (its target, resolved as root: a venv's
+    bin/python is a symlink to the Python under /root), else the file."""
+    if os.access(path, mode):
+        return None
+    for candidate in dict.fromkeys((path, real)):
+        parts = candidate.split(os.sep)
+        for i in range(2, len(parts)):
+            directory = os.sep.join(parts[:i])
+            if not os.access(directory, os.X_OK):
+                return directory
+    return real

@@ -16,20 +16,26 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-USAGE = """usage: prod-entry healthcheck [NAME] [--url URL] [--timeout SECONDS]
+USAGE = """usage: prod-entry healthcheck [NAME] [--url URL] [--host HOST] [--timeout SECONDS]
                               [--file PATH] [--max-age SECONDS]
 
 Probe process NAME (default: PROD_ENTRY_DEFAULT_PROCESS, else web). Web processes: an HTTP GET of the
-health URL (PROD_ENTRY_HEALTHCHECK_URL, default /) on the bind address from the process definition, or
---url; passes on PROD_ENTRY_HEALTHCHECK_STATUS (default 200; with no health URL set, any status below 500).
+health URL (PROD_ENTRY_HEALTHCHECK_URL, default /) on the bind address from the process definition;
+--url /path probes another path there, --url http://host:port/path another server. The Host header is
+--host, else PROD_ENTRY_WARMUP_HOST, else what ALLOWED_HOSTS accepts, else localhost (for a full --url
+too: its host is where to connect). PROD_ENTRY_HEALTHCHECK_HEADERS (else PROD_ENTRY_WARMUP_HEADERS), e.g.
+"Authorization: Bearer ...", are sent along. Passes on PROD_ENTRY_HEALTHCHECK_STATUS (default 200; with
+no health URL set, any status below 500 but 400).
 Workers: the heartbeat file (--file, PROD_ENTRY_HEARTBEAT_FILE, default $PROD_ENTRY_STATE_DIR/heartbeat)
 must be younger than --max-age (PROD_ENTRY_HEARTBEAT_MAX_AGE, default 60) seconds.
+PROD_ENTRY_HEALTHCHECK_COMMAND (or PROD_ENTRY_PROCESS_<NAME>_HEALTHCHECK_COMMAND): a command to run instead,
+healthy when it exits 0; the probe of backends with none of their own (command, manage, celery-beat).
 Not ready while $PROD_ENTRY_STATE_DIR/draining exists (the supervisor's shutdown delay).
 Exit 0 healthy, 1 not healthy or misconfigured."""
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_AGE = 60.0
-OPTIONS = ("--url", "--timeout", "--file", "--max-age")
+OPTIONS = ("--url", "--host", "--timeout", "--file", "--max-age")
 
 
 class Unhealthy(Exception):
@@ -76,9 +82,13 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(redact(probe(args, environ)))
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
+        from entrypoint.errors import EntrypointError, describe
         from entrypoint.log import write
 
-        write(redact(f"prod-entry: unhealthy: {exc}") + "\n")  # a full stderr must not turn 1 into 120
+        # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
+        reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \
+            f"the probe itself failed ({describe(exc)}): a bug in prod-entry or a custom backend"
+        write(redact(f"prod-entry: unhealthy: {reason}") + "\n")  # a full stderr must not turn 1 into 120
     return 1
 
 
@@ -95,20 +105,25 @@ def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
     return probe_process(name, options, environ)
 
 
-def heartbeat(path: str, max_age: float) -> str:
+def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--max-age") -> str:
+    """`hint` says what writes the file (for the message when it does not exist); `max_age_from` names the
+    setting or option to raise when it is stale."""
     try:
         age = time.time() - os.stat(path).st_mtime
     except FileNotFoundError:
-        raise Unhealthy(f"no heartbeat: {path} does not exist (the worker has not started, or does not call "
-                        "entrypoint.celery_heartbeat.install)") from None
+        raise Unhealthy(f"no heartbeat: {path} does not exist (the worker has not started, has stopped, or "
+                        f"does not write it{': ' + hint if hint else ''})") from None
+    except OSError as exc:
+        raise Unhealthy(f"no heartbeat: cannot read {path} ({exc.strerror})") from None
     if age > max_age:
-        raise Unhealthy(f"stale heartbeat: {path} is {age:.0f}s old (max {max_age:g}s)")
+        raise Unhealthy(f"stale heartbeat: {path} is {age:.0f}s old (max {max_age:g}s): the worker has stopped "
+                        f"taking work, or is busy longer than that (raise {max_age_from})")
     return f"healthy: heartbeat {path} is {age:.0f}s old (max {max_age:g}s)"
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
     from entrypoint import config, health, prodserver, state
-    from entrypoint.backends import WEB, WORKER, plan
+    from entrypoint.backends import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
 
     environment = config.load_environment(environ)
     environment.export()  # Django settings, if read, take the .env file's variables from os.environ
@@ -116,45 +131,104 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     processes = prodserver.processes(environment)
     selected = config.selected_name(env, name)
     process = processes.get(selected)
-    if process is None and "--url" not in options:
+    url = options.get("--url", "").strip() or None
+    if process is None and (url is None or url.startswith("/")):
+        if url is not None:
+            raise Unhealthy(f"no process {selected!r} is defined, so --url {url} has no bind address to probe: "
+                            f"give the full URL (http://host:port{url})")
         raise Unhealthy(f"no process {selected!r} is defined (defined: {', '.join(sorted(processes))})")
+    explicit = "--url" in options or "--file" in options
+    command = None if explicit else health.get(process, env, "HEALTHCHECK_COMMAND")
+    if command is not None:
+        return run_command(command, health.setting_name(process, "HEALTHCHECK_COMMAND"),
+                           number(options["--timeout"], "--timeout") if "--timeout" in options else
+                           health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT))
+    kind, hint = probe_kind(process, env) if process else (HTTP, "")
+    if "--file" in options or (kind != HTTP and "--url" not in options):
+        assert process is not None or "--file" in options
+        # A process with no probe of its own takes only a file named for it: the global HEARTBEAT_FILE
+        # belongs to the workers that write it (a celery-beat beside a Celery worker must not pass on its file).
+        named = process.settings.get("HEARTBEAT_FILE") if process is not None else None
+        if kind == HEARTBEAT:
+            named = named or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
+        path = options.get("--file") or named
+        if not path:
+            assert process is not None
+            raise Unhealthy(f"process {selected!r} (backend {process.backend}) has no probe of its own: set "
+                            f"{process_var(process, 'HEALTHCHECK_COMMAND')} to a command that exits 0 when it is "
+                            f"healthy, or {process_var(process, 'HEARTBEAT_FILE')} to a file it keeps fresh")
+        max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
+        max_age_from = "--max-age" if "--max-age" in options else health.setting_name(process, "HEARTBEAT_MAX_AGE")
+        return heartbeat(path, number(max_age, max_age_from) if max_age else DEFAULT_MAX_AGE, hint, max_age_from)
     # The app is not needed to know the bind: a placeholder spares importing Django settings for it.
     launch = plan(process._replace(app=process.app or "-"), env, []) if process else None
-    if "--file" in options or (launch is not None and launch.kind == WORKER and "--url" not in options):
-        path = options.get("--file") or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
-        max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
-        return heartbeat(path, number(max_age, "--max-age") if max_age else DEFAULT_MAX_AGE)
-    check = health.health_check(process, env)
+    check = health.health_check(process, env, url)  # --url names the health URL: 200 expected, as for it
     timeout = number(options["--timeout"], "--timeout") if "--timeout" in options else \
         health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT)
-    if "--url" in options:
+    if url is not None and not url.startswith("/"):
         from urllib.parse import urlsplit
 
-        parts = urlsplit(options["--url"])
+        parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise Unhealthy(f"healthcheck: --url {options['--url']!r} is not an http:// or https:// URL")
+            raise Unhealthy(f"healthcheck: --url {url!r} is neither a path (/ready) nor an http:// or https:// URL")
+        # The URL says where to connect; the Host header still follows the warmup's rules (or --host): the
+        # app's ALLOWED_HOSTS need not list the name a probe reaches it by (api.internal, a pod IP).
         host, tls = parts.hostname, parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        check = check._replace(path=path)
-        host_header = host
     else:
         assert launch is not None
         if launch.kind != WEB:
-            raise Unhealthy(f"process {selected!r} is a {launch.kind}: give --url, or --file for a heartbeat")
+            raise Unhealthy(f"process {selected!r} is a {launch.kind}: give a full --url, or --file for a heartbeat")
         if launch.bind is None:
-            raise Unhealthy(f"the bind address of {selected!r} is not host:port (a unix socket?): give --url")
+            raise Unhealthy(f"the bind address of {selected!r} is not host:port (a unix socket?): give a full --url")
         host, port, tls = health.connect_host(launch.bind[0]), launch.bind[1], False
-        host_header = request_host(process, env)
-    headers = {"Host": host_header if port in (80, 443) else f"{host_header}:{port}"}
+    given = options.get("--host", "").strip()
+    host_header = given or request_host(process, env)
+    extra = health.headers(process, env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS")
+    headers = {"Host": given or (host_header if port in (80, 443) else f"{host_header}:{port}"), **dict(extra)}
+    sent = f"Host {headers['Host']}" + (f", headers {health.shown_headers(extra)}" if extra else "")
     where = f"{'https' if tls else 'http'}://{host}:{port}{check.path}"
     status, location = get(host, port, tls, check.path, headers, timeout)
     if 300 <= status < 400 and not tls and location.startswith("https://") and not check.passes(status):
         # Behind a TLS proxy with SECURE_SSL_REDIRECT: ask as the proxy would.
         status, location = get(host, port, tls, check.path, {**headers, "X-Forwarded-Proto": "https"}, timeout)
     if not check.passes(status):
-        raise Unhealthy(f"GET {where} answered {status}, expected {check.expected()} ({check.setting})")
-    return f"healthy: GET {where} answered {status}"
+        django = django_hosts(env) if status == 400 else None
+        if django is not None and not health.host_allowed(headers["Host"], django[0], django[1]):
+            host_var = "--host" if given else health.setting_name(process, "WARMUP_HOST")  # type: ignore[arg-type]
+            raise Unhealthy(f"GET {where} answered 400: "
+                            + health.disallowed_host(headers["Host"], django[0], django[2], host_var))
+        raise Unhealthy(f"GET {where} answered {status}, expected {check.expected()} ({check.setting}) ({sent})")
+    return f"healthy: GET {where} answered {status} ({sent})"
+
+
+def run_command(command: str, var: str, timeout: float) -> str:
+    """The user's own probe: healthy when it exits 0; otherwise its last meaningful line says why."""
+    import shlex
+    import subprocess
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise Unhealthy(f"{var} cannot be split like a command line ({exc}): fix its quoting") from None
+    if not words:
+        raise Unhealthy(f"{var} is empty: unset it, or set it to a command that exits 0 when healthy")
+    try:
+        done = subprocess.run(words, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise Unhealthy(f"{var}: {words[0]!r} is not found: install it, or fix the command") from None
+    except PermissionError:
+        raise Unhealthy(f"{var}: {words[0]!r} cannot be executed: fix its permissions, or the command") from None
+    except subprocess.TimeoutExpired:
+        raise Unhealthy(f"{var}: {words[0]} did not finish within {timeout:g}s (PROD_ENTRY_HEALTHCHECK_TIMEOUT)") \
+            from None
+    if done.returncode == 0:
+        return f"healthy: {var}: {words[0]} exited 0"
+    # The last line is where a traceback or a tool's error says what went wrong.
+    lines = [line.strip() for line in (done.stderr or done.stdout).decode(errors="replace").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    how = f"exited {done.returncode}" if done.returncode > 0 else f"was killed by signal {-done.returncode}"
+    raise Unhealthy(f"{var}: {words[0]} {how}{': ' + last[:200] if last else ''}")
 
 
 def request_host(process: object, env: Mapping[str, str]) -> str:
@@ -165,14 +239,21 @@ def request_host(process: object, env: Mapping[str, str]) -> str:
     host = health.get(process, env, "WARMUP_HOST")  # type: ignore[arg-type]
     if host and host.strip():
         return host.strip()
+    django = django_hosts(env)
+    return health.host_from_allowed_hosts(django[0]) if django is not None else health.SAFE_HOST
+
+
+def django_hosts(env: Mapping[str, str]) -> tuple[object, bool, str] | None:
+    """(ALLOWED_HOSTS, DEBUG, the settings module's name) from DJANGO_SETTINGS_MODULE, or None without one."""
     if not env.get("DJANGO_SETTINGS_MODULE"):
-        return health.SAFE_HOST
+        return None
     from entrypoint.django_settings import settings_module
 
     try:
-        return health.host_from_allowed_hosts(getattr(settings_module(env, "the Host"), "ALLOWED_HOSTS", None))
+        module = settings_module(env, "the Host")
     except Exception:
-        return health.SAFE_HOST
+        return None
+    return getattr(module, "ALLOWED_HOSTS", []), bool(getattr(module, "DEBUG", False)), module.__name__
 
 
 def get(host: str, port: int, tls: bool, path: str, headers: Mapping[str, str], timeout: float) -> tuple[int, str]:

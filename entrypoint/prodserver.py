@@ -10,7 +10,7 @@ supervisor: run.definitions() is the one caller.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from entrypoint import argv, config
@@ -24,6 +24,32 @@ SETTING = "PRODUCTION_PROCESSES"
 class Mapped(NamedTuple):
     backend: str  # prod-entry's backend name
     prefix: dict[str, object]  # options the django-prodserver class adds itself, before the user's ARGS
+    keys: Callable[[dict[str, object]], dict[str, object]] | None = None  # the class's ARGS keys -> CLI options
+
+
+# django-prodserver's granian classes pass ARGS to granian's Python API (Granian(address=..., ...)), under
+# names of their own; these are granian's command-line options for them. Its boolean keys become on/off flags.
+_GRANIAN_OPTIONS = {"address": "host", "host": "host", "port": "port", "workers": "workers",
+                    "blocking-threads": "blocking-threads", "blocking_threads": "blocking-threads",
+                    "threads": "blocking-threads", "runtime-threads": "runtime-threads",
+                    "runtime_threads": "runtime-threads", "backlog": "backlog", "http": "http",
+                    "log-level": "log-level", "log_level": "log-level", "ssl-cert": "ssl-certificate",
+                    "ssl_cert": "ssl-certificate", "ssl-key": "ssl-keyfile", "ssl_key": "ssl-keyfile",
+                    "url-path-prefix": "url-path-prefix", "url_path_prefix": "url-path-prefix"}
+_GRANIAN_FLAGS = {"websockets": "ws", "log-access": "access-log", "log_access": "access-log", "reload": "reload"}
+
+
+def _granian_keys(args: dict[str, object]) -> dict[str, object]:
+    """Keys django-prodserver does not know are kept as they are: granian refuses an unknown option, where
+    django-prodserver drops the key without a word."""
+    options: dict[str, object] = {}
+    for key, value in args.items():
+        if key in _GRANIAN_FLAGS:
+            on = value.strip().lower() in ("true", "1", "yes", "on") if isinstance(value, str) else bool(value)
+            options[_GRANIAN_FLAGS[key] if on else "no-" + _GRANIAN_FLAGS[key]] = None
+        else:
+            options[_GRANIAN_OPTIONS.get(key, key)] = value
+    return options
 
 
 _PACKAGE = "django_prodserver.backends."
@@ -31,6 +57,8 @@ _CLASSES = {
     "servers.gunicorn.GunicornServer": Mapped("gunicorn", {}),
     "servers.uvicorn.UvicornServer": Mapped("uvicorn", {}),
     "servers.uvicorn.UvicornWSGIServer": Mapped("uvicorn", {"interface": "wsgi"}),
+    "servers.granian.GranianASGIServer": Mapped("granian", {"interface": "asgi"}, _granian_keys),
+    "servers.granian.GranianWSGIServer": Mapped("granian", {"interface": "wsgi"}, _granian_keys),
     "servers.waitress.WaitressServer": Mapped("waitress", {}),
     "servers.flower.CeleryFlower": Mapped("flower", {}),
     "workers.celery.CeleryWorker": Mapped("celery-worker", {}),
@@ -40,6 +68,7 @@ _CLASSES = {
 }
 # The same classes under their deprecated 2.x paths, which 3.0 still accepts.
 _DEPRECATED = {"gunicorn.GunicornServer", "uvicorn.UvicornServer", "uvicorn.UvicornWSGIServer",
+               "granian.GranianASGIServer", "granian.GranianWSGIServer",
                "celery.CeleryWorker", "celery.CeleryBeat", "django_tasks.DjangoTasksWorker",
                "waitress.WaitressServer", "django_q2.DjangoQ2Worker"}  # CeleryFlower is new in 3.0: no 2.x path
 BACKENDS: dict[str, Mapped] = {_PACKAGE + path: mapped for path, mapped in _CLASSES.items()}
@@ -48,10 +77,8 @@ BACKENDS.update({_PACKAGE + path: _CLASSES[next(p for p in _CLASSES if p.endswit
 
 # django-prodserver built-ins prod-entry does not drive (yet): what to do instead.
 UNSUPPORTED = {
-    "servers.granian.GranianASGIServer": "granian --interface asgi APP",
-    "servers.granian.GranianWSGIServer": "granian --interface wsgi APP",
     "dev.django_runserver.DjangoRunserver": "a development server: use gunicorn or uvicorn in production",
-    "dev.daphne.DaphneRunserver": "a development server: use uvicorn (or daphne APP) in production",
+    "dev.daphne.DaphneRunserver": "a development server: use the daphne backend in production (PROD_ENTRY_PROCESS_WEB=daphne)",
     "dev.werkzeug.WerkzeugRunserver": "a development server: use gunicorn in production",
     "dev.werkzeug.RunserverPlus": "a development server: use gunicorn in production",
 }
@@ -108,6 +135,8 @@ def _process(name: str, definition: Mapping[str, object], where: str, builtin: P
         given, origins["args"] = builtin.args, builtin.origins["args"]
     elif definition.get("ARGS") is not None:
         given, origins["args"] = _args(definition["ARGS"], where), f"{where}['ARGS']"
+        if mapped.keys is not None and isinstance(given, dict):
+            given = mapped.keys(given)
     if mapped.prefix:
         # The class adds these itself (UvicornWSGIServer: --interface=wsgi); they are the definition's.
         origins["args"] = where
@@ -119,7 +148,10 @@ def _process(name: str, definition: Mapping[str, object], where: str, builtin: P
         if not isinstance(app, str) or not app.strip():
             raise ConfigError(f"{where}['APP'] is {app!r}: set a dotted path (myproject.celery.app) or remove it")
         app, origins["app"] = _module_attr(app.strip()), f"{where}['APP']"
-    return Process(name, mapped.backend, args, app, origins, dict(builtin.settings) if builtin else {})
+    before = builtin.before if builtin else None
+    if builtin is not None and "before" in builtin.origins:
+        origins["before"] = builtin.origins["before"]
+    return Process(name, mapped.backend, args, app, origins, dict(builtin.settings) if builtin else {}, before)
 
 
 def backend(path: str, where: str, name: str) -> Mapped:

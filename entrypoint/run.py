@@ -6,10 +6,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, health, log, privileges, prodserver, warmup
-from entrypoint.backends import Launch, Word, extra_words, plan
+from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, warmup
+from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError, ExecError
+from entrypoint.errors import ConfigError, EntrypointError, ExecError, describe
 from entrypoint.execute import exec_argv, locate
 from entrypoint.secrets import redactor
 from entrypoint.supervisor import INIT_SETTINGS
@@ -21,6 +21,7 @@ class Resolved(NamedTuple):
     process: Process | None  # None: the first word is a program, exec'd as it is
     launch: Launch
     processes: dict[str, Process]
+    steps: list[release.Step] = []  # PROD_ENTRY_PROCESS_<NAME>_BEFORE, resolved
 
 
 def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, dict[str, Process]]:
@@ -40,7 +41,7 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     if selected in processes:
         process = processes[selected]
         launch = warmup.with_worker_warmup(process, env, plan(process, env, extra))
-        return Resolved(environment, selected, process, launch, processes)
+        return Resolved(environment, selected, process, launch, processes, release_steps(process, processes, env))
     if name is None:
         why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
                "it is what prod-entry runs with no NAME")
@@ -49,6 +50,29 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
                           f"zero-config web process (defined: {', '.join(sorted(processes))})")
     return Resolved(environment, name, None, Launch([Word(name, "command line"), *extra_words(extra)]),
                     processes)
+
+
+def release_steps(process: Process, processes: Mapping[str, Process], env: Mapping[str, str]) -> list[release.Step]:
+    """The BEFORE steps of `process`, each resolved as `prod-entry WORD...` would be: a defined process (a task:
+    `manage migrate`, `command ...`, a custom one) or a program on PATH. Raises ConfigError naming the step."""
+    if process.before is None:
+        return []
+    var = process_var(process, "BEFORE")
+    steps = []
+    for number, words in enumerate(release.parse(process.before, var), 1):
+        text = " ".join(words)
+        name = words[0].lower()
+        if name in processes:
+            launch = plan(processes[name], env, words[1:])
+            if launch.kind != TASK:
+                raise ConfigError(f"{var}: step {number} ({text}) is a {launch.kind} process, which never "
+                                  "completes: a step must be a task such as 'manage migrate --noinput'")
+            steps.append(release.Step(text, launch.argv))
+        elif locate(words[0]) is not None:
+            steps.append(release.Step(text, list(words)))
+        else:
+            raise ConfigError(f"{var}: step {number} ({text}): {not_found_message(words[0], processes)}")
+    return steps
 
 
 def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
@@ -60,9 +84,10 @@ def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
             f"{', '.join(sorted(processes))}){hint}")
 
 
-def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True) -> str | None:
+def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run_steps: bool = True) -> str | None:
     """Every step between resolving a process and exec'ing it, in order: the one path that both a start and
-    `prod-entry check` take, so that check can never pass what the start refuses. Returns the message for a
+    `prod-entry check` take, so that check can never pass what the start refuses (check leaves out only the
+    port check and the release steps, which it validates but must not run). Returns the message for a
     program that is not found at exec. Raises EntrypointError with the start's own line and exit status."""
     env = resolved.environment.values
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
@@ -75,9 +100,21 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True) -> 
         not_found = not_found_message(resolved.name, resolved.processes)
         if locate(resolved.name) is None:
             raise ExecError(not_found, 127)
-    privileges.drop(env)
+    privileges.drop(env, program=resolved.launch.argv[0])
     deploy_check.check_deploy(env, resolved.launch.kind, logger)
-    warmup.before_exec(resolved.process, env, resolved.launch, logger.info, port_check)
+    warmup.gates(resolved.process, env, resolved.launch, logger.info, port_check)
+    if resolved.steps:
+        assert resolved.process is not None
+        # Settings are read and checked by check too; only the steps themselves are the start's alone.
+        timeout = health.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", release.DEFAULT_LOCK_TIMEOUT)
+        lock = release.lock_for(env)
+        if run_steps:
+            if lock.kind == "none":
+                logger.warning(f"release steps: no lock: {lock.describe()}")
+            with release.held(lock, timeout, health.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
+                              logger.info):
+                release.run(resolved.steps, logger.info)
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
     return not_found
 
 
@@ -105,7 +142,7 @@ def guarded(action: Callable[[], object], traceback: bool = False, process: str 
         message, status = str(exc), exc.exit_code
     except Exception as exc:
         error = exc
-        message, status = f"internal error: {type(exc).__name__}: {exc} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
+        message, status = f"internal error: {describe(exc)} (PROD_ENTRY_DEBUG=1 shows the traceback)", 1
     logger = error_logger(process)
     if traceback:
         import traceback as tb

@@ -34,8 +34,30 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
               if value and not name.endswith("_FILE") and (is_secret_name(name) or f"{name}_FILE" in env)}
     for value in env.values():
         values.update(m.group("password") for m in _URL_PASSWORD.finditer(value))
+    for name, value in env.items():
+        if name.startswith("PROD_ENTRY_") and name.endswith("_HEADERS") and value:
+            values.add(value)
+            values.update(_header_values(value))
     # Longest first, so a secret that contains another is masked whole.
     return sorted(values, key=len, reverse=True)
+
+
+def _header_values(text: str) -> list[str]:
+    """The values in a PROD_ENTRY_*_HEADERS setting (health.parse_headers' two syntaxes, read tolerantly so a
+    malformed setting still masks what it can), and the credentials after an auth scheme word (Bearer)."""
+    import json
+
+    try:
+        loaded = json.loads(text) if text.strip().startswith("{") else None
+    except ValueError:
+        loaded = None
+    if isinstance(loaded, dict):
+        found = [str(value).strip() for value in loaded.values()]
+    else:
+        found = [part.partition(":")[2].strip() for part in text.replace("\n", ";").split(";")]
+    found += [value.split(None, 1)[1] for value in found if len(value.split(None, 1)) == 2]
+    # Short values (`X-Probe: 1`) would mask innocent words in `show` (`--workers=1`).
+    return [value for value in found if len(value) >= _MIN_SCAN_LENGTH]
 
 
 def redactor(env: Mapping[str, str]) -> Callable[[str], str]:

@@ -2,7 +2,7 @@
 memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
 
 Also wires in the per-worker replay of the same requests, through each server's own adapter
-(backends/gunicorn/hook.py, backends/uvicorn/app.py, ...) and the plan in worker_warmup.py.
+(backends/gunicorn/hook.py, the asgi_wrapper.py / wsgi_wrapper.py apps, ...) and the plan in worker_warmup.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
-from entrypoint.errors import ConfigError, Stopped, WarmupError
+from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target
@@ -32,12 +32,15 @@ DEFAULT_TIMEOUT = 30.0
 class Plan(NamedTuple):
     app: str  # module:attr
     interface: str  # wsgi | asgi
+    lifespan: bool  # asgi: whether the server runs the lifespan protocol, so the warmup does too
     factory: bool
     checks: list[health.Check]
     host: str | None  # None: derive (PROD_ENTRY_WARMUP_HOST, else ALLOWED_HOSTS, else localhost)
     port: int
     timeout: float
     timeout_var: str  # the variable that set it, for the error message
+    headers: tuple[tuple[str, str], ...] = ()  # PROD_ENTRY_WARMUP_HEADERS
+    host_var: str = "PROD_ENTRY_WARMUP_HOST"  # the variable a user sets for the Host, for the error message
 
 
 class RemoteTraceback(Exception):
@@ -45,18 +48,20 @@ class RemoteTraceback(Exception):
 
 
 def enabled(process: Process | None, env: Mapping[str, str], launch: Launch) -> bool:
+    # Only the interfaces it can call (not granian's rsgi).
     return process is not None and launch.kind == WEB and bool(launch.app) and \
-        health.flag(process, env, "WARMUP", True)
+        (launch.interface or "wsgi") in ("wsgi", "asgi") and health.flag(process, env, "WARMUP", True)
 
 
 def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
     assert launch.app is not None
     port = launch.bind[1] if launch.bind else 80
     host = health.get(process, env, "WARMUP_HOST")
-    return Plan(launch.app, launch.interface or "wsgi", "--factory" in launch.argv,
+    return Plan(launch.app, launch.interface or "wsgi", launch.lifespan, launch.factory or "--factory" in launch.argv,
                 health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
                 health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
-                health.setting_name(process, "WARMUP_TIMEOUT"))
+                health.setting_name(process, "WARMUP_TIMEOUT"), health.headers(process, env, "WARMUP_HEADERS"),
+                health.setting_name(process, "WARMUP_HOST"))
 
 
 # --- in the parent: fork, watch, time out ---------------------------------------------------------------
@@ -123,9 +128,10 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
         raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
     if "error" in final:
         raise WarmupError(final["error"]) from RemoteTraceback(final.get("details", ""))
+    sent = f", headers {health.shown_headers(plan.headers)}" if plan.headers else ""
     log(f"warmup passed in {time.monotonic() - started:.2f}s ({len(plan.checks)} request(s), Host "
-        f"{final['host']}, {final['scheme']})")
-    return Target(final["host"], plan.port, final["scheme"])
+        f"{final['host']}, {final['scheme']}{sent})")
+    return Target(final["host"], plan.port, final["scheme"], plan.headers)
 
 
 def _describe(status: int) -> str:
@@ -162,7 +168,7 @@ def _child(plan: Plan, fd: int) -> None:
         report({"host": target.host, "scheme": target.scheme})
     except BaseException as exc:  # anything at all: the user's code runs here
         code = 3
-        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {_exception(exc)}"
+        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
         import traceback  # here, not at the top: `prod-entry NAME` imports this module on its way to exec
 
         details = traceback.format_exc()
@@ -178,40 +184,50 @@ def _child(plan: Plan, fd: int) -> None:
     os._exit(code)
 
 
-def _exception(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     """Load the app and pass every check, in this process. Raises WarmupError."""
-    from entrypoint.appclient import AsgiClient, Target, wsgi_get
+    from entrypoint.appclient import AsgiClient, LifespanFailed, Target, wsgi_get
 
     failures: list[BaseException] = []
     django = _setup_django(doing, failures)
     doing(f"importing {plan.app}")
     app = load_app(plan.app, plan.factory)
+    if django is not None:
+        _watch_hosts(failures)
     host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
     scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
-    target = Target(host, plan.port, scheme)
+    if django is not None and not django.DEBUG and not django.ALLOWED_HOSTS:
+        # Django would answer every request 400 (DisallowedHost): say so before sending any.
+        raise WarmupError("warmup: " + health.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
+                                                              plan.host_var))
+    target = Target(host, plan.port, scheme, plan.headers)
     if plan.interface == "asgi":
         client = AsgiClient(app)
-        doing(f"starting {plan.app} (ASGI lifespan)")
-        client.start()
+        if plan.lifespan:  # as the server will: daphne, granian asginl, uvicorn --lifespan off send none
+            doing(f"starting {plan.app} (ASGI lifespan)")
+            try:
+                client.start()
+            except LifespanFailed as exc:  # the app's whole text (a traceback, for Starlette) stays for --traceback
+                raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
+                                  f"{last_line(exc.text) or '(no message)'}") from exc
         try:
             for check in plan.checks:
-                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures)
+                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures,
+                                   plan.host_var)
         finally:
-            doing(f"stopping {plan.app} (ASGI lifespan)")
+            if plan.lifespan:
+                doing(f"stopping {plan.app} (ASGI lifespan)")
             client.stop()
     else:
         for check in plan.checks:
-            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures)
+            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures,
+                               plan.host_var)
     return target
 
 
 def check_one(get: Callable[[str, Target], Response], check: health.Check, target: Target,
-              doing: Callable[[str], None], failures: list[BaseException]) -> Target:
+              doing: Callable[[str], None], failures: list[BaseException],
+              host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
     """One request; a redirect to https of the same request is retried as https (SECURE_SSL_REDIRECT and
     the like). Returns the target to use from now on."""
     what = f"GET {check.path} (Host {target.host})"
@@ -226,10 +242,15 @@ def check_one(get: Callable[[str, Target], Response], check: health.Check, targe
     except WarmupError:
         raise
     except Exception as exc:
-        raise WarmupError(f"warmup: {what} raised {_exception(exc)}") from exc
+        raise WarmupError(f"warmup: {what} raised {describe(exc)}") from exc
     if not check.passes(response.status):
+        if failures and type(failures[-1]).__name__ == "DisallowedHost":  # Django logged it: see _setup_django
+            from django.conf import settings
+
+            raise WarmupError(f"warmup: {what} answered {response.status}: " + health.disallowed_host(
+                target.host, settings.ALLOWED_HOSTS, os.environ["DJANGO_SETTINGS_MODULE"], host_var))
         # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
-        reason = _exception(failures[-1]) if failures else response.summary()
+        reason = describe(failures[-1]) if failures else response.summary()
         raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
                           f"({check.setting}): {reason}")
     return target
@@ -248,18 +269,30 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
     doing("running django.setup()")
     try:
         django.setup()
-        from django.conf import settings
-        from django.core import checks
-        from django.core.signals import got_request_exception
-
-        doing("running Django's system checks")
-        errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
     except Exception as exc:
         raise WarmupError(f"warmup: django.setup() failed (DJANGO_SETTINGS_MODULE="
-                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_exception(exc)}") from exc
+                          f"{os.environ['DJANGO_SETTINGS_MODULE']}): {_raised(exc)}") from exc
+    from django.conf import settings
+    from django.core import checks
+    from django.core.signals import got_request_exception
+
+    # django.setup() does not import the URLconf; the system checks (or else the first request) do. Importing
+    # it here first lets a mistake in urls.py (or a view it imports) be reported as what it is.
+    urlconf = getattr(settings, "ROOT_URLCONF", None)
+    if isinstance(urlconf, str) and urlconf:
+        doing(f"importing ROOT_URLCONF {urlconf}")
+        try:
+            importlib.import_module(urlconf)
+        except Exception as exc:
+            raise WarmupError(f"warmup: importing ROOT_URLCONF ({urlconf}) failed: {_raised(exc)}") from exc
+    doing("running Django's system checks")
+    try:
+        errors = [e for e in checks.run_checks() if e.is_serious() and not e.is_silenced()]
+    except Exception as exc:
+        raise WarmupError(f"warmup: Django's system checks raised {_raised(exc)}") from exc
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise WarmupError(f"warmup: Django system check failed: {errors[0]}{more}: fix it, or silence it with "
+        raise WarmupError(f"warmup: Django system check failed: {last_line(str(errors[0]))}{more}: fix it, or silence it with "
                           "SILENCED_SYSTEM_CHECKS")
 
     def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
@@ -271,6 +304,46 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
     return settings
 
 
+def _watch_hosts(failures: list[BaseException]) -> None:
+    """Collect DisallowedHost into `failures`: Django answers it 400 and only logs it. Called once the app is
+    loaded, because get_wsgi_application() runs django.setup() again, whose logging config drops handlers."""
+    import logging
+
+    class Rejected(logging.Handler):
+        def emit(self, entry: logging.LogRecord) -> None:
+            if entry.exc_info and entry.exc_info[1] is not None:
+                failures.append(entry.exc_info[1])
+
+    logging.getLogger("django.security.DisallowedHost").addHandler(Rejected())
+
+
+def _raised(exc: BaseException) -> str:
+    """`NameError: name 'x' is not defined (mysite/urls.py, line 5)`: the exception and where it was raised."""
+    if isinstance(exc, SyntaxError) and exc.msg:  # its str() names the file already, without the directory
+        return f"{type(exc).__name__}: {exc.msg}{_where(exc)}"
+    return f"{describe(exc)}{_where(exc)}"
+
+
+def _where(exc: BaseException) -> str:
+    """` (mysite/urls.py, line 5)`: where in the project the exception was raised (a SyntaxError: the bad
+    line), else its innermost frame; empty when neither is known."""
+    import traceback
+
+    place: tuple[str, int | None] | None = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        place = exc.filename, exc.lineno
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+        here = os.getcwd() + os.sep
+        ours = [f for f in frames if f.filename.startswith(here) and "-packages" + os.sep not in f.filename]
+        if ours or frames:
+            place = (ours or frames)[-1].filename, (ours or frames)[-1].lineno
+    if place is None:
+        return ""
+    path = os.path.relpath(place[0]) if place[0].startswith(os.getcwd() + os.sep) else place[0]
+    return f" ({path}, line {place[1]})" if place[1] else f" ({path})"
+
+
 def load_app(spec: str, factory: bool = False) -> Any:
     """`module:attr` (gunicorn also takes `module`, meaning `module:application`, and `module:make()`)."""
     module_name, _, attr = spec.partition(":")
@@ -280,7 +353,7 @@ def load_app(spec: str, factory: bool = False) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
-        raise WarmupError(f"warmup: importing {module_name} (the app {spec}) failed: {_exception(exc)}") from exc
+        raise WarmupError(f"warmup: importing {module_name} (the app {spec}) failed: {describe(exc)}") from exc
     call = attr.endswith("()")
     try:
         for part in attr.removesuffix("()").split("."):
@@ -320,10 +393,10 @@ def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launc
 
 # --- the steps before exec -------------------------------------------------------------------------------
 
-def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
-                port_check: bool = True) -> None:
-    """The checklist between resolving a process and exec'ing it: port check (web), wait-for (any kind),
-    warmup and the worker hook's plan (web). Raises ConfigError, WaitTimeout, WarmupError or Stopped."""
+def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+          port_check: bool = True) -> None:
+    """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
+    WaitTimeout or Stopped."""
     from entrypoint import waitfor
 
     if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
@@ -331,6 +404,11 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
                                 f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
+
+
+def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None]) -> None:
+    """The last steps before exec: the heartbeat path for the worker, the warmup and the worker adapter's
+    plan (web). Raises ConfigError, WarmupError or Stopped."""
     heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat

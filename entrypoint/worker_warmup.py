@@ -15,10 +15,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+from entrypoint.errors import last_line
+
 if TYPE_CHECKING:
     from entrypoint.appclient import Target
 
 PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
+# Servers without a per-worker hook serve a wrapper (asgi_wrapper.py, wsgi_wrapper.py) in place of the app:
+# these tell it the app to wrap, when to replay, and the server's logger to report through.
+APP_VAR = "PROD_ENTRY_WRAPPED_APP"
+FACTORY_VAR = "PROD_ENTRY_WRAPPED_FACTORY"  # "1": the app is a factory the server calls (--factory)
+REPLAY_VAR = "PROD_ENTRY_WRAPPED_REPLAY"  # LIFESPAN or IMPORT
+LOGGER_VAR = "PROD_ENTRY_WRAPPED_LOGGER"
+LIFESPAN = "lifespan"  # during the ASGI lifespan startup the server awaits before serving
+IMPORT = "import"  # when the server loads the app in the worker, before it serves (no lifespan to wait in)
 
 
 class WorkerPlan(NamedTuple):
@@ -28,7 +38,7 @@ class WorkerPlan(NamedTuple):
 
 def export(paths: list[str], target: Target) -> None:
     os.environ[PLAN_VAR] = json.dumps({"paths": paths, "host": target.host, "port": target.port,
-                                       "scheme": target.scheme})
+                                       "scheme": target.scheme, "headers": target.headers})
 
 
 def load() -> WorkerPlan | None:
@@ -38,7 +48,12 @@ def load() -> WorkerPlan | None:
     plan = json.loads(os.environ.get(PLAN_VAR) or "null")
     if not plan:
         return None
-    return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"]))
+    headers = tuple((name, value) for name, value in plan.get("headers", []))  # PROD_ENTRY_WARMUP_HEADERS
+    return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"], headers))
+
+
+def export_wrapped(app: str, factory: bool, replay: str, logger: str) -> None:
+    os.environ.update({APP_VAR: app, FACTORY_VAR: "1" if factory else "0", REPLAY_VAR: replay, LOGGER_VAR: logger})
 
 
 class Log(NamedTuple):
@@ -46,10 +61,28 @@ class Log(NamedTuple):
     warning: Callable[..., object]
 
 
+def server_log() -> Log:
+    """The wrapped server's logger (LOGGER_VAR), or stderr where that logger would drop an info line (no
+    handler yet, or a level above INFO, e.g. from Django's LOGGING): the lines must show whatever the server
+    and the app did to logging."""
+    import logging
+    import sys
+
+    logger = logging.getLogger(os.environ.get(LOGGER_VAR) or "prod-entry")
+    if logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
+        return Log(logger.info, logger.warning)
+
+    def write(message: str, *args: object) -> None:
+        print(message % args, file=sys.stderr, flush=True)
+
+    return Log(write, write)
+
+
 def _failed(log: Log, path: str, status: int | None, exc: Exception | None) -> bool:
     pid = os.getpid()
     if exc is not None:
-        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__, exc)
+        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__,
+                    last_line(str(exc)))
         return True
     if status is not None and status >= 500:
         log.warning("prod-entry: worker %s: warmup GET %s answered %s", pid, path, status)

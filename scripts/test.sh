@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # the peers of the bench's smoke run (tests/integration/test_bench_smoke.py).
 # The container tier (tests/container) adds a Docker engine (docker.io: dockerd, containerd, runc, the CLI) and
 # debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image.
-bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap
+bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap \
+    postgresql
 
 # Python packages, in the project's own virtualenv, on /usr/bin/python3.
 if [ "$(readlink -f .venv/bin/python 2>/dev/null)" != "$(readlink -f /usr/bin/python3)" ]; then

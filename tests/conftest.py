@@ -4,6 +4,7 @@ a tool, and CI is not one of them."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 
@@ -50,3 +51,47 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL (Debian's package) in a temporary data directory on a free loopback port, run as
+    the `postgres` user (it refuses root) and stopped by its PID; yields a URL for database `app`."""
+    import glob
+    import pwd
+    import tempfile
+    from pathlib import Path
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not found:
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs Debian's postgresql)")
+    bin_dir = os.path.dirname(found[-1])
+    owner = pwd.getpwnam("postgres")
+    # Not under pytest's own temporary directory: that one is private to root, and PostgreSQL refuses root.
+    data = Path(tempfile.mkdtemp(prefix="prod-entry-pg-"))
+    os.chown(data, owner.pw_uid, owner.pw_gid)
+    as_postgres = {"user": owner.pw_uid, "group": owner.pw_gid, "cwd": data}
+    subprocess.run([f"{bin_dir}/initdb", "-D", str(data / "db"), "-A", "trust", "-U", "postgres"], check=True,
+                   stdout=subprocess.DEVNULL, **as_postgres)  # type: ignore[arg-type]
+    port = free_port()
+    proc = subprocess.Popen([f"{bin_dir}/postgres", "-D", str(data / "db"), "-p", str(port), "-h", "127.0.0.1",
+                             "-k", str(data), "-c", "fsync=off"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, **as_postgres)  # type: ignore[arg-type]
+    try:
+        def ready() -> bool:
+            done = subprocess.run([f"{bin_dir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL)
+            return done.returncode == 0
+
+        wait_until(ready, 30, 0.1, "PostgreSQL to accept connections")
+        subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "app"],
+                       check=True)
+        yield f"postgres://postgres@127.0.0.1:{port}/app"
+    finally:
+        proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data, ignore_errors=True)

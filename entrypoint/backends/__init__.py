@@ -21,6 +21,9 @@ from entrypoint.errors import ConfigError
 BUILTIN = {
     "gunicorn": "gunicorn",
     "uvicorn": "uvicorn",
+    "granian": "granian",
+    "hypercorn": "hypercorn",
+    "daphne": "daphne",
     "waitress": "waitress",
     "uwsgi": "uwsgi",
     "flower": "flower",
@@ -37,10 +40,28 @@ BUILTIN = {
 
 WEB, WORKER, TASK = "web", "worker", "task"
 
+# How `prod-entry healthcheck` probes a backend, declared by each module as PROBE (a dict by backend name
+# where a module serves several): an HTTP request, the heartbeat file its worker keeps fresh, or only what the
+# user names (PROD_ENTRY_HEALTHCHECK_COMMAND, a HEARTBEAT_FILE of the process).
+HTTP, HEARTBEAT, NAMED = "http", "heartbeat", "named"
+
 
 class Word(NamedTuple):
     text: str
     origin: str  # where it came from, for `prod-entry show`
+
+
+class Setting(NamedTuple):
+    """A server setting the user gave, and where: ARGS, the command line, the server's config file or its own
+    environment variables. What prod-entry's defaults never override (see `defaults`)."""
+
+    name: str  # the server's own name for it: bind, host, port, ...
+    values: tuple[str, ...]  # one, or several for a repeatable setting (gunicorn's bind list)
+    origin: str  # PROD_ENTRY_PROCESS_WEB_ARGS, command line, gunicorn.conf.py, GUNICORN_CMD_ARGS, UVICORN_PORT
+
+    @property
+    def value(self) -> str:
+        return " ".join(self.values)
 
 
 class Launch(NamedTuple):
@@ -53,6 +74,9 @@ class Launch(NamedTuple):
     bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
     backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
     worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
+    settings: tuple[Setting, ...] = ()  # settings in effect that argv does not show (config file, environment)
+    lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
+    factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
 
     @property
     def argv(self) -> list[str]:
@@ -102,6 +126,23 @@ def load(process: Process) -> Build:
         raise ConfigError(f"{where}={process.backend!r} is not a backend: it must be a callable "
                           "build(process, env, extra) returning a list of words or a Launch")
     return obj
+
+
+def probe_kind(process: Process, env: Mapping[str, str]) -> tuple[str, str]:
+    """(HTTP, HEARTBEAT or NAMED, how to make the heartbeat: a hint for the probe's message). Built-in
+    backends declare it without building an argv; a module without PROBE (or a custom backend) is probed
+    by HTTP when its Launch is a web one, else only as the user names."""
+    name = normalize(process.backend)
+    if name in BUILTIN:
+        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        declared = getattr(module, "PROBE", None)
+        if isinstance(declared, dict):
+            declared = declared.get(name)
+        if declared is not None:
+            return declared, getattr(module, "HEARTBEAT_HINT", "")
+    # The app is not needed to know the kind: a placeholder spares importing Django settings for it.
+    web = plan(process._replace(app=process.app or "-"), env, []).kind == WEB
+    return (HTTP if web else NAMED), ""
 
 
 def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) -> Launch:
@@ -157,3 +198,49 @@ def split_bind(value: str | None) -> tuple[str, int] | None:
     if not sep or not number.isdigit():
         return None
     return host.strip("[]") or "0.0.0.0", int(number)
+
+
+# The rule for every server's defaults: prod-entry's default for a setting applies only where nothing the user
+# wrote sets it, in any spelling (--bind=x, --bind x, -b x, -bx), in any place the server itself reads (ARGS and
+# the command line, its config file, its environment variables). A backend gathers what the user set with
+# `given_in_words` / `given_in_env` (and its own reader for a config file), merged lowest precedence first as
+# the server merges them, e.g. {**from_file, **from_env, **from_words}; then `defaults` keeps the defaults that
+# nothing replaced. The merged settings also give Launch.bind (what warmup and healthcheck reach), and those
+# not from words give Launch.settings, which `prod-entry show` lists.
+
+Given = dict[str, Setting]  # setting name -> the value in effect
+
+
+class Default(NamedTuple):
+    """A default of prod-entry's: the words it adds for setting `name`, unless the user set `name` or any of
+    `moot_with` (uvicorn's --uds makes --host and --port moot)."""
+
+    name: str
+    words: tuple[str, ...]
+    origin: str
+    moot_with: tuple[str, ...] = ()
+
+
+def given_in_words(words: Sequence[Word], spellings: Mapping[str, Sequence[str]]) -> Given:
+    """The settings `words` set, for settings named in `spellings` (name -> its options: {"bind": ("--bind",
+    "-b")}): the last value, and the origin of the words that gave it (a later origin wins, as later words do)."""
+    given: Given = {}
+    for origin in dict.fromkeys(word.origin for word in words):
+        texts = [word.text for word in words if word.origin == origin]
+        for name, options in spellings.items():
+            if argv.mentions(texts, *options):
+                given[name] = Setting(name, (argv.option_value(texts, *options) or "",), origin)
+    return given
+
+
+def given_in_env(env: Mapping[str, str], variables: Mapping[str, str]) -> Given:
+    """The settings the server's own environment variables set (name -> variable: {"port": "UVICORN_PORT"}).
+    Empty counts as unset, as click's auto_envvar_prefix does."""
+    return {name: Setting(name, (env[var],), var) for name, var in variables.items() if env.get(var)}
+
+
+def defaults(given: Mapping[str, Setting], candidates: Sequence[Default]) -> list[Word]:
+    """The words of the `candidates` whose setting the user left unset (the rule above)."""
+    return [Word(text, default.origin) for default in candidates
+            if not any(name in given for name in (default.name, *default.moot_with)) for text in default.words]
+

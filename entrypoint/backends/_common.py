@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from entrypoint import worker_warmup
 from entrypoint.backends import Launch, Word, WORKER, extra_words, process_var, user_words
 from entrypoint.config import Process
 from entrypoint.errors import ConfigError
@@ -24,3 +25,29 @@ def django_command(process: Process, command: Sequence[str], extra: Sequence[str
     head = [Word(sys.executable, f"backend {process.backend}")]
     head += [Word(w, f"backend {process.backend}") for w in [*runner, *command]]
     return Launch([*head, *user_words(process), *extra_words(extra)], kind)
+
+
+# Per-worker warmup through a wrapper app (entrypoint/asgi_wrapper.py, wsgi_wrapper.py), for servers with no
+# per-worker hook that load the app in each worker.
+
+ASGI_WRAPPER = "entrypoint.asgi_wrapper"
+WSGI_WRAPPER = "entrypoint.wsgi_wrapper"
+
+
+def wrapped(launch: Launch, module: str, how: str) -> Launch:
+    """The Launch with its app word swapped for `module:app` (`module:factory` for a factory)."""
+    wrapper = f"{module}:{'factory' if is_factory(launch) else 'app'}"
+    words = list(launch.words)
+    at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
+    words[at] = Word(wrapper, f"warmup wrapper serving {words[at].text} ({words[at].origin})")
+    return launch._replace(words=words, worker_warmup=how)
+
+
+def export_wrapped(launch: Launch, replay: str, logger: str) -> None:
+    """Tell the wrapper, through the environment exec passes on, what to wrap and when to replay."""
+    assert launch.app is not None
+    worker_warmup.export_wrapped(launch.app, is_factory(launch), replay, logger)
+
+
+def is_factory(launch: Launch) -> bool:
+    return launch.factory or "--factory" in launch.argv

@@ -6,9 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
-from entrypoint.backends import WORKER, Launch, Word, extra_words, process_var, program, user_words
+from entrypoint.backends import (HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program,
+                                 user_words)
 from entrypoint.config import Process
 from entrypoint.django_settings import project_package
+
+# The worker keeps a heartbeat file fresh once its app calls celery_heartbeat.install(); beat has no loop
+# prod-entry hooks into, so it is probed only as the user names.
+PROBE = {"celery-worker": HEARTBEAT, "celery-beat": NAMED}
+HEARTBEAT_HINT = "call entrypoint.celery_heartbeat.install() where the Celery app is created"
 
 
 def _build(command: str, process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import TASK, Launch, extra_words, user_words
+from entrypoint.backends import NAMED, TASK, Launch, extra_words, user_words
 from entrypoint.backends._common import no_app
 from entrypoint.config import Process
+
+PROBE = NAMED  # nothing prod-entry knows of to ask: only a probe the user names
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

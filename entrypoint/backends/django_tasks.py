@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import Launch
+from entrypoint.backends import HEARTBEAT, Launch
 from entrypoint.backends._common import django_command, no_app
 from entrypoint.config import Process
+
+PROBE = HEARTBEAT
+HEARTBEAT_HINT = "call entrypoint.workers.django_tasks.install() in an AppConfig.ready()"
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

@@ -78,6 +78,13 @@ class ProcessCommand(BaseCommand):
 
     def list_processes(self) -> None:
         processes = run.definitions()[1]
-        for name in self.names():
+        names = self.names()
+        if not names:
+            label = COMMAND_FOR_KIND[self.kind]
+            backends = "celery-worker (or rq, dramatiq, huey, django-tasks)" if self.kind == WORKER else \
+                "gunicorn (or uvicorn)"
+            self.stdout.write(f"no {label} process is defined: define one in PRODUCTION_PROCESSES or with "
+                              f"PROD_ENTRY_PROCESS_<NAME>={backends}")
+        for name in names:
             process = processes[name]
             self.stdout.write(f"{name}  {process.backend}  {process.origins['backend']}")

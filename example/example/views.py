@@ -53,8 +53,11 @@ def slow(request, seconds):
 
 
 def inflight(request):
-    """How many /slow requests this worker process is serving now (not counted as served)."""
-    return HttpResponse(f"{IN_FLIGHT['count']}\n", content_type="text/plain")
+    """How many /slow requests this worker process is serving now (not counted as served); X-Pid says which
+    worker answered, for tests that add up several."""
+    response = HttpResponse(f"{IN_FLIGHT['count']}\n", content_type="text/plain")
+    response["X-Pid"] = str(os.getpid())
+    return response
 
 
 @_count

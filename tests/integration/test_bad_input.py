@@ -3,11 +3,14 @@ fault, no traceback, and execs nothing (the debug log line `exec ...` that prece
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from support import EXAMPLE, base_env, describe, run
+from support import BIN, EXAMPLE, base_env, describe, run
+
+GUNICORN_APP = {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_APP": "x:app"}
 
 # (id, environment, argv, exit code, text the one line must contain)
 CASES = [
@@ -103,8 +106,61 @@ CASES = [
      "PROD_ENTRY_EXIT_REMAP: '143:256' is not CODE:CODE with codes 0-255"),
     ("PROD_ENTRY_INIT invalid", {"PROD_ENTRY_INIT": "sometimes"}, ["command", "true"], 2,
      "PROD_ENTRY_INIT='sometimes' is not a mode"),
+    ("warmup headers without a colon", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                        "PROD_ENTRY_WARMUP_HEADERS": "Authorization Bearer s3cr3t"}, ["web"], 2,
+     "PROD_ENTRY_WARMUP_HEADERS: part 1 has no `:`"),
+    ("warmup headers setting Host", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                     "PROD_ENTRY_PROCESS_WEB_WARMUP_HEADERS": "Host: x.org"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_WARMUP_HEADERS: the Host header cannot be set here: set PROD_ENTRY_WARMUP_HOST"),
+    ("warmup headers bad json", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_WARMUP_HEADERS": "{oops"},
+     ["web"], 2, "PROD_ENTRY_WARMUP_HEADERS starts with { but is not a JSON object"),
+    ("headers file missing", {"PROD_ENTRY_WARMUP_HEADERS_FILE": "/run/secrets/nope"}, ["command", "true"], 2,
+     "PROD_ENTRY_WARMUP_HEADERS_FILE=/run/secrets/nope: no such file"),
+    ("headers and headers file both set", {"PROD_ENTRY_HEALTHCHECK_HEADERS": "A: b",
+                                           "PROD_ENTRY_HEALTHCHECK_HEADERS_FILE": "{secret}"}, ["command", "true"], 2,
+     "PROD_ENTRY_HEALTHCHECK_HEADERS and PROD_ENTRY_HEALTHCHECK_HEADERS_FILE are both set"),
+    ("empty ALLOWED_HOSTS with DEBUG off", {"DJANGO_SETTINGS_MODULE": "example.settings", "DJANGO_ALLOWED_HOSTS": ""},
+     ["web"], 3, "ALLOWED_HOSTS is empty in example.settings and DEBUG is off"),
     ("stop timeout not a number", {"PROD_ENTRY_STOP_TIMEOUT": "10s"}, ["command", "true"], 2,
      "PROD_ENTRY_STOP_TIMEOUT='10s' is not a number of seconds"),
+    ("args number overflows to inf", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 1e400}'}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
+    ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
+    # The test extra installs neither gevent nor tornado: gunicorn would fail on them after the warmup.
+    ("gunicorn worker class without its package", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                   "PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gevent"}'},
+     ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS sets gunicorn's worker class 'gevent', which needs the Python package "
+     "'gevent': install it (pip install 'prod-entry[gevent]')"),
+    ("gunicorn worker class in GUNICORN_CMD_ARGS", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                    "GUNICORN_CMD_ARGS": "-k tornado"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
+    ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
+     ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
+    ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                    "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate 'unclosed"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE cannot be split like a command line"),
+    ("release steps: an empty step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                      "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage migrate;;manage check"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 2 is empty"),
+    ("release steps: a missing step name", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                            "PROD_ENTRY_PROCESS_WEB_BEFORE": "migrate"}, ["web"], 2,
+     "PROD_ENTRY_PROCESS_WEB_BEFORE: step 1 (migrate): 'migrate' is neither a defined process nor a command"),
+    ("release steps: a server as a step", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                           "PROD_ENTRY_PROCESS_API": "gunicorn",
+                                           "PROD_ENTRY_PROCESS_WEB_BEFORE": "api"}, ["web"], 2,
+     "step 1 (api) is a web process, which never completes"),
+    ("release steps: lock timeout not a number", {"DJANGO_SETTINGS_MODULE": "example.settings",
+                                                  "PROD_ENTRY_PROCESS_WEB_BEFORE": "manage check",
+                                                  "PROD_ENTRY_BEFORE_LOCK_TIMEOUT": "soon"}, ["web"], 2,
+     "PROD_ENTRY_BEFORE_LOCK_TIMEOUT='soon' is not a number of seconds"),
+    ("gunicorn config file raises", {**GUNICORN_APP, "GUNICORN_CMD_ARGS": "-c {raising_conf}"}, ["web"], 2,
+     "(GUNICORN_CMD_ARGS) failed at line 2: ZeroDivisionError: division by zero"),
+    ("gunicorn config module missing", {**GUNICORN_APP, "PROD_ENTRY_PROCESS_WEB_ARGS": "-c python:nosuch_conf"},
+     ["web"], 2, "gunicorn config module python:nosuch_conf (env PROD_ENTRY_PROCESS_WEB_ARGS) cannot be imported"),
+    ("uvicorn port not a number", {"PROD_ENTRY_PROCESS_WEB": "uvicorn", "PROD_ENTRY_PROCESS_WEB_APP": "x:app",
+                                   "UVICORN_PORT": "http"}, ["web"], 2, "UVICORN_PORT gives uvicorn the port 'http'"),
 ]
 
 
@@ -116,7 +172,10 @@ def files(tmp_path: Path) -> dict[str, str]:
     binary_env.write_bytes(b"A=\xff\xfe\n")
     secret = tmp_path / "secret"
     secret.write_text("s3cr3t\n")
-    return {"bad_env": str(bad_env), "binary_env": str(binary_env), "secret": str(secret)}
+    raising_conf = tmp_path / "raising.conf.py"
+    raising_conf.write_text("workers = 2\nbind = 1 / 0\n")
+    return {"bad_env": str(bad_env), "binary_env": str(binary_env), "secret": str(secret),
+            "raising_conf": str(raising_conf)}
 
 
 @pytest.mark.parametrize(("variables", "args", "code", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -153,3 +212,44 @@ def test_secret_file_value_is_masked_in_show(tmp_path):
     proc = run(["show", "q"], env)
     assert proc.returncode == 0 and "hunter2" not in proc.stdout and "--url=redis://:****@r:6379/0" in proc.stdout, \
         describe(proc)
+
+
+# `prod-entry healthcheck` with a bad PROD_ENTRY_HEALTHCHECK_COMMAND: exit 1 (a probe never answers 2), one line.
+HEALTHCHECK_CASES = [
+    ("healthcheck command unclosed quote", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "test -f 'oops"},
+     "PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND cannot be split like a command line"),
+    ("healthcheck command empty", {"PROD_ENTRY_HEALTHCHECK_COMMAND": " "}, "PROD_ENTRY_HEALTHCHECK_COMMAND is empty"),
+    ("healthcheck command not found", {"PROD_ENTRY_PROCESS_JOB_HEALTHCHECK_COMMAND": "no-such-probe --now"},
+     "'no-such-probe' is not found"),
+    ("healthcheck command timeout not a number", {"PROD_ENTRY_HEALTHCHECK_COMMAND": "true",
+                                                  "PROD_ENTRY_HEALTHCHECK_TIMEOUT": "soon"},
+     "PROD_ENTRY_HEALTHCHECK_TIMEOUT='soon' is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("variables", "needle"), [c[1:] for c in HEALTHCHECK_CASES],
+                         ids=[c[0] for c in HEALTHCHECK_CASES])
+def test_bad_healthcheck_command(variables, needle, tmp_path):
+    proc = run(["healthcheck", "job"], base_env(PROD_ENTRY_PROCESS_JOB="command", **variables), cwd=tmp_path)
+    assert proc.returncode == 1, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prod-entry: unhealthy: "), describe(proc)
+    assert needle in lines[0] and proc.stdout == "", describe(proc)
+
+
+def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_path):
+    # startproject writes mysite/asgi.py but no ASGI_APPLICATION: the hint must name that module, and work.
+    made = subprocess.run([str(BIN / "django-admin"), "startproject", "mysite", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert made.returncode == 0, made.stderr
+    env = base_env(DJANGO_SETTINGS_MODULE="mysite.settings", PROD_ENTRY_PROCESS_WEB="uvicorn")
+    proc = run(["check"], env, tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stderr.strip() == ("prod-entry: error: ASGI_APPLICATION is not set in mysite.settings, so there is "
+                                   "no app to serve: set ASGI_APPLICATION = 'mysite.asgi.application' in "
+                                   "mysite.settings (mysite/asgi.py is there), or "
+                                   "PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application, or serve WSGI_APPLICATION "
+                                   "with uvicorn's --interface wsgi in PROD_ENTRY_PROCESS_WEB_ARGS"), \
+        describe(proc)
+    proc = run(["check"], {**env, "PROD_ENTRY_PROCESS_WEB_APP": "mysite.asgi:application"}, tmp_path)
+    assert proc.returncode == 0, describe(proc)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from support import EXAMPLE, base_env, describe, example_env, free_port, proc_status, run, spawn, wait_http
+from support import (EXAMPLE, ROOT, base_env, describe, example_env, free_port, proc_status, run, spawn,
+                     wait_http)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root (CI runs as root)")
 
@@ -63,3 +71,69 @@ def test_not_root_asking_for_another_user():
     inner = "PROD_ENTRY_USER=nobody prod-entry command true; echo status=$?"
     proc = run(["sh", "-c", inner], base_env(PROD_ENTRY_USER="nobody"))
     assert "status=0" in proc.stdout, describe(proc)
+
+
+# --- what the user must still be able to read after the drop --------------------------------------------
+
+@pytest.fixture
+def shut() -> Iterator[Path]:
+    """A directory only root can enter (as /root is, where pyenv installs Python), under a world-readable one
+    (pytest's own tmp_path is under the 0700 /tmp/pytest-of-root, which would hide everything)."""
+    top = Path(tempfile.mkdtemp(prefix="prod-entry-privileges-"))
+    top.chmod(0o755)
+    (top / "root-only").mkdir(mode=0o700)
+    try:
+        yield top / "root-only"
+    finally:
+        shutil.rmtree(top)
+
+
+def hidden_python(where: Path) -> Path:
+    """A Python whose standard library sits behind `where`: the real binary copied in, its stdlib linked in
+    beside it (Python finds lib/pythonX.Y next to its binary and imports through that path, as nobody too)."""
+    (where / "bin").mkdir()
+    (where / "lib").mkdir()
+    python = where / "bin" / "python3"
+    shutil.copy2(os.path.realpath(getattr(sys, "_base_executable", sys.executable)), python)
+    (where / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}").symlink_to(os.path.dirname(os.__file__))
+    return python
+
+
+def assert_one_line_naming(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prod-entry: error: PROD_ENTRY_USER='nobody': "), describe(proc)
+    assert all(needle in lines[0] for needle in needles), describe(proc)
+    assert "Traceback" not in proc.stderr and "ModuleNotFoundError" not in proc.stderr, describe(proc)
+
+
+def test_a_python_the_user_cannot_read_is_named_not_a_missing_module(shut: Path) -> None:
+    python = hidden_python(shut)
+    # prod-entry and its dependencies from this checkout and venv, the standard library from behind `shut`.
+    env = base_env(PROD_ENTRY_USER="nobody", PYTHONPATH=f"{ROOT}{os.pathsep}{sysconfig.get_path('purelib')}")
+    proc = subprocess.run([str(python), "-m", "entrypoint", "command", "true"], env=env, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert_one_line_naming(proc, f"nobody cannot read {shut},", "Python's standard library",
+                           "or unset PROD_ENTRY_USER")
+
+
+def test_a_program_on_path_the_user_cannot_reach(shut: Path) -> None:
+    script = shut / "serve"
+    script.write_text("#!/bin/sh\necho served\n")
+    script.chmod(0o755)
+    env = base_env(PROD_ENTRY_USER="nobody")
+    env["PATH"] = f"{shut}{os.pathsep}{env['PATH']}"
+    proc = run(["command", "serve"], env)
+    assert_one_line_naming(proc, f"nobody cannot read {shut},", f"the program 'serve' {script}")
+
+
+def test_a_script_whose_interpreter_the_user_cannot_reach(shut: Path) -> None:
+    # A venv's bin/python linking to a Python under /root: the script is readable, its #! interpreter is not.
+    venv_bin = shut.parent / "venv-bin"
+    venv_bin.mkdir(mode=0o755)
+    (venv_bin / "python").symlink_to(hidden_python(shut))
+    script = venv_bin / "serve"
+    script.write_text(f"#!{venv_bin / 'python'}\nprint('served')\n")
+    script.chmod(0o755)
+    proc = run(["command", str(script)], base_env(PROD_ENTRY_USER="nobody"))
+    assert_one_line_naming(proc, f"nobody cannot read {shut},", "the interpreter of", str(venv_bin / "python"))

@@ -101,6 +101,49 @@ def test_documented_differences_in_args_formatting(args: object, prodserver_word
     assert ours == [*defaults, *prod_entry_words, "example.wsgi:application"]
 
 
+# django-prodserver's granian classes call granian's Python API, Granian(target, interface, **kwargs); prod-entry
+# execs granian's CLI. Both sides, in the example project: the kwargs django-prodserver would pass, and the
+# parameters granian's own click command parses from prod-entry's argv.
+GRANIAN_SCRIPT = r"""
+import json, sys
+from django.utils.module_loading import import_string
+from granian.cli import cli
+from entrypoint import prodserver
+from entrypoint.backends import plan
+
+definitions = json.loads(sys.argv[1])
+ours = {name: plan(p, {"DJANGO_SETTINGS_MODULE": "example.settings"}).argv
+        for name, p in prodserver.from_settings(definitions).items()}
+out = {}
+for name, definition in definitions.items():
+    backend = import_string(definition["BACKEND"])(**definition)
+    theirs = {"target": backend._get_app_target(), "interface": backend._get_interface().value,
+              **backend._parse_granian_kwargs()}
+    params = cli.make_context("granian", ours[name][1:]).params
+    out[name] = {"prodserver": theirs, "granian_cli": {k: getattr(v, "value", v) for k, v in params.items()
+                                                        if isinstance(v, (str, int, bool, type(None))) or hasattr(v, "value")}}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("path", [P + "servers.granian.GranianASGIServer", P + "servers.granian.GranianWSGIServer",
+                                  P + "granian.GranianWSGIServer"])  # the deprecated 2.x path too
+def test_granian_classes_give_granian_the_same_settings(path: str) -> None:
+    args = {"address": "0.0.0.0", "port": "8123", "workers": "3", "threads": "2", "websockets": "false",
+            "log_level": "warning", "backlog": 256}
+    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", GRANIAN_SCRIPT,
+                           json.dumps({"web": {"BACKEND": path, "ARGS": args}})], cwd=EXAMPLE, capture_output=True,
+                          text=True, timeout=60,
+                          env=base_env(DJANGO_SETTINGS_MODULE="example.settings", PROD_ENTRY_WARMUP_WORKERS="0"))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)["web"]
+    theirs, cli = result["prodserver"], result["granian_cli"]
+    assert cli["app"] == theirs["target"] and cli["interface"] == theirs["interface"]
+    assert (cli["host"], cli["port"], cli["workers"], cli["blocking_threads"], cli["websockets"], cli["log_level"],
+            cli["backlog"]) == (theirs["address"], theirs["port"], theirs["workers"], theirs["blocking_threads"],
+                                theirs["websockets"], theirs["log_level"], theirs["backlog"])
+
+
 @pytest.mark.parametrize("path", ["servers.waitress.WaitressServer", "waitress.WaitressServer"])
 def test_waitress_server(path: str) -> None:
     args = {"threads": 8, "ident": "example"}

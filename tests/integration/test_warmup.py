@@ -127,6 +127,37 @@ def test_asgi_lifespan_startup_failure_exits_3() -> None:
     assert "lifespan startup failed: EXAMPLE_LIFESPAN_FAIL is set" in proc.stderr, describe(proc)
 
 
+STARLETTE_APP = """
+import contextlib
+
+from starlette.applications import Starlette
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    raise RuntimeError("cannot reach the cache at redis://cache:6379")
+    yield
+
+
+app = Starlette(lifespan=lifespan)
+"""
+
+
+def test_a_starlette_lifespan_that_raises_names_the_error_not_the_traceback_header(tmp_path: Path) -> None:
+    # Starlette answers lifespan.startup.failed with the whole traceback as the message.
+    (tmp_path / "app.py").write_text(STARLETTE_APP)
+    env = base_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP="app:app", PORT=str(free_port()))
+    proc = run(["check", "web"], env, tmp_path)
+    assert proc.returncode == 3, describe(proc)
+    assert proc.stderr.strip().splitlines() == [
+        "prod-entry: error: warmup: app:app: ASGI lifespan startup failed: "
+        "RuntimeError: cannot reach the cache at redis://cache:6379"], describe(proc)
+    proc = run(["--traceback", "check", "web"], env, tmp_path)
+    assert proc.returncode == 3, describe(proc)
+    # The app's own traceback, with the frame that raised, only when asked for.
+    assert 'app.py", line 9, in lifespan' in proc.stderr and "Traceback (most recent" in proc.stderr, describe(proc)
+
+
 def test_django_asgi_app_without_lifespan() -> None:
     env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
     proc = run(["check"], env, EXAMPLE)

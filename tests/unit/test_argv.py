@@ -50,6 +50,14 @@ def test_parse(text, parsed):
     ('{"": 1}', "not an option name"),
     ('{"a b": 1}', "not an option name"),
     ("--name 'unclosed", "cannot be split"),
+    ('{"workers": 1e400}', "value of 'workers' is not a finite number"),
+    ('{"workers": -1e400}', "value of 'workers' is not a finite number"),
+    ('{"timeout": NaN}', "value of 'timeout' is not a finite number"),
+    ('{"timeout": Infinity}', "value of 'timeout' is not a finite number"),
+    ('{"timeout": -Infinity}', "value of 'timeout' is not a finite number"),
+    ('{"w": [1, NaN]}', "value of 'w' holds a value that is not a finite number"),
+    ('["--workers", 1e999]', "item 1 is not a finite number"),
+    ('["--timeout", NaN]', "item 1 is not a finite number"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(argv.ArgsError, match=message):

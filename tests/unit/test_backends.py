@@ -202,8 +202,13 @@ def test_flower_address_and_port_set_anywhere_flower_reads_them(where, tmp_path,
 def test_rq_and_dramatiq():
     env = {"PROD_ENTRY_PROCESS_RQ": "rq", "REDIS_URL": "redis://:pw@r:6379/0", "PROD_ENTRY_PROCESS_RQ_ARGS": "high low",
            "PROD_ENTRY_PROCESS_DQ": "dramatiq", "PROD_ENTRY_PROCESS_DQ_APP": "proj.tasks proj.more"}
-    assert tail(plan(env, "rq")) == ["worker", "--url=redis://:pw@r:6379/0", "high", "low"]
-    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "-p", "2"]
+    assert tail(plan(env, "rq")) == ["worker", "--url=redis://:pw@r:6379/0",
+                                     "--worker-class=entrypoint.workers.rq.Worker", "high", "low"]
+    # The heartbeat's worker class gives way to one the user names, on the command line or in rq's own variable.
+    assert tail(plan(env, "rq", ["-w", "my.Worker"]))[2:] == ["high", "low", "-w", "my.Worker"]
+    assert "--worker-class=entrypoint.workers.rq.Worker" not in plan({**env, "RQ_WORKER_CLASS": "my.W"}, "rq").argv
+    # The heartbeat module comes right after the app's modules: dramatiq's CLI takes them as one run of words.
+    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "entrypoint.workers.dramatiq", "-p", "2"]
 
 
 def test_command():
@@ -249,3 +254,109 @@ def test_wrong_wsgi_application_setting(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="WSGI_APPLICATION in badsettings is None"):
         plan({"DJANGO_SETTINGS_MODULE": "badsettings"}, "web")
+
+
+# --- granian, hypercorn, daphne ----------------------------------------------------------------------------
+
+def granian(args="", **env):
+    return plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_PROCESS_WEB_ARGS": args, **env}, "web")
+
+
+def test_granian_zero_config_is_wsgi_not_granians_rsgi():
+    launch = granian(PORT="8200")
+    assert launch.argv[0].endswith("granian")
+    assert tail(launch) == ["--interface=wsgi", "--host=0.0.0.0", "--port=8200", "example.wsgi:application"]
+    assert (launch.interface, launch.lifespan, launch.bind) == ("wsgi", False, ("0.0.0.0", 8200))
+
+
+@pytest.mark.parametrize("interface, lifespan", [("asgi", True), ("asginl", False)])
+def test_granian_asgi_interfaces_serve_asgi_application(interface, lifespan):
+    launch = granian(f"--interface {interface} --workers 2")
+    assert tail(launch) == ["--host=0.0.0.0", "--port=8000", "--interface", interface, "--workers", "2",
+                            "example.asgi:application"]
+    assert (launch.interface, launch.lifespan) == ("asgi", lifespan)
+
+
+def test_granian_reads_its_own_environment_variables():
+    launch = granian(GRANIAN_INTERFACE="asgi", GRANIAN_HOST="127.0.0.1", GRANIAN_PORT="9300", GRANIAN_FACTORY="true")
+    assert tail(launch) == ["example.asgi:application"]
+    assert (launch.interface, launch.bind, launch.factory) == ("asgi", ("127.0.0.1", 9300), True)
+    launch = granian(GRANIAN_UDS="/tmp/granian.sock")
+    assert tail(launch) == ["--interface=wsgi", "example.wsgi:application"] and launch.bind is None
+
+
+def test_granian_app_attribute_defaults_to_app_and_rsgi_needs_an_app():
+    assert tail(granian(PROD_ENTRY_PROCESS_WEB_APP="myapp"))[-1] == "myapp:app"
+    assert granian("--interface rsgi", PROD_ENTRY_PROCESS_WEB_APP="myapp:rsgi").interface == "rsgi"
+    with pytest.raises(ConfigError, match="rsgi needs the app: set PROD_ENTRY_PROCESS_WEB_APP"):
+        granian("--interface rsgi")
+    with pytest.raises(ConfigError, match="'wsgl' .* is not one of"):
+        granian("--interface=wsgl")
+
+
+def hypercorn(args="", **env):
+    return plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "hypercorn", "PROD_ENTRY_PROCESS_WEB_ARGS": args, **env}, "web")
+
+
+def test_hypercorn_zero_config_and_a_bind_in_any_spelling():
+    launch = hypercorn(PORT="8300")
+    assert tail(launch) == ["--bind=0.0.0.0:8300", "example.asgi:application"]
+    assert (launch.interface, launch.lifespan, launch.bind) == ("asgi", True, ("0.0.0.0", 8300))
+    for args in ("-b 127.0.0.1:7000", "--bind=127.0.0.1:7000", "-b127.0.0.1:7000", "--insecure-bind 127.0.0.1:7000"):
+        launch = hypercorn(args)
+        assert not any(w.startswith("--bind=0.0.0.0") for w in launch.argv) and launch.bind == ("127.0.0.1", 7000)
+
+
+@pytest.mark.parametrize("name, text, spec_prefix, bind", [
+    ("h.toml", 'bind = ["127.0.0.1:7100"]\nworkers = 2\n', "", ("127.0.0.1", 7100)),
+    ("h.toml", 'workers = 2\n', "", ("0.0.0.0", 8000)),
+    ("h.py", 'bind = "127.0.0.1:7200"\n', "file:", ("127.0.0.1", 7200)),
+    ("h.py", 'import os\nbind = os.environ["BIND"]\n', "file:", None),  # set, but not a literal: left alone
+])
+def test_hypercorn_config_file_bind_wins_over_the_default(tmp_path, name, text, spec_prefix, bind):
+    path = tmp_path / name
+    path.write_text(text)
+    launch = hypercorn(f"-c {spec_prefix}{path}")
+    default = ["--bind=0.0.0.0:8000"] if bind == ("0.0.0.0", 8000) else []
+    assert tail(launch) == [*default, "-c", f"{spec_prefix}{path}", "example.asgi:application"]
+    assert launch.bind == bind
+
+
+def test_hypercorn_missing_config_file_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        hypercorn(f"--config {tmp_path / 'nowhere.toml'}")
+
+
+def daphne(args="", **env):
+    return plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "daphne", "PROD_ENTRY_PROCESS_WEB_ARGS": args, **env}, "web")
+
+
+@pytest.mark.parametrize("args, expected, bind", [
+    ("", ["--bind=0.0.0.0", "--port=8400"], ("0.0.0.0", 8400)),
+    ("-b 127.0.0.1", ["--port=8400", "-b", "127.0.0.1"], ("127.0.0.1", 8400)),
+    ("--port=7400", ["--bind=0.0.0.0", "--port=7400"], ("0.0.0.0", 7400)),
+    ("-u /tmp/d.sock", ["-u", "/tmp/d.sock"], None),
+    ("-e tcp:port=7500", ["-e", "tcp:port=7500"], None),
+])
+def test_daphne_host_and_port_defaults(args, expected, bind):
+    launch = daphne(args, PORT="8400")
+    assert tail(launch) == [*expected, "example.asgi:application"]
+    assert (launch.interface, launch.lifespan, launch.bind) == ("asgi", False, bind)
+
+
+@pytest.mark.parametrize("backend, args, wrapper", [
+    ("granian", "", "entrypoint.wsgi_wrapper:app"),
+    ("granian", "--interface asgi", "entrypoint.asgi_wrapper:app"),
+    ("granian", "--interface asginl --factory", "entrypoint.asgi_wrapper:factory"),
+    ("hypercorn", "", "entrypoint.asgi_wrapper:app"),
+    ("daphne", "", "entrypoint.asgi_wrapper:app"),
+])
+def test_worker_warmup_swaps_the_app_for_a_wrapper(backend, args, wrapper):
+    from entrypoint import warmup
+
+    env = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args}
+    process = config.processes(Environment(env, frozenset(), None))["web"]
+    launch = backends.plan(process, env)
+    wired = warmup.with_worker_warmup(process, env, launch)
+    assert wrapper in wired.argv and launch.app not in wired.argv[1:] and wired.worker_warmup
+    assert len(wired.argv) == len(launch.argv)

@@ -132,3 +132,17 @@ def test_env_file_missing_or_unreadable(tmp_path):
     else:
         with pytest.raises(ConfigError, match="cannot read"):
             config.load_environment({"PROD_ENTRY_ENV_FILE": str(path)})
+
+
+def test_header_settings_are_read_from_their_secret_files_globally_and_per_process(tmp_path):
+    (tmp_path / "global").write_text("Authorization: Bearer g\n")
+    (tmp_path / "web").write_text("Authorization: Bearer w\n")
+    environment = config.load_environment({"PROD_ENTRY_WARMUP_HEADERS_FILE": str(tmp_path / "global"),
+                                           "PROD_ENTRY_PROCESS_WEB": "gunicorn",
+                                           "PROD_ENTRY_PROCESS_WEB_HEALTHCHECK_HEADERS_FILE": str(tmp_path / "web")})
+    assert environment.values["PROD_ENTRY_WARMUP_HEADERS"] == "Authorization: Bearer g"
+    assert "PROD_ENTRY_WARMUP_HEADERS" in environment.file_keys
+    web = config.processes(environment)["web"]
+    assert web.setting(environment.values, "HEALTHCHECK_HEADERS") == "Authorization: Bearer w"
+    # prod-entry's other *_FILE settings stay paths.
+    assert "PROD_ENTRY_HEARTBEAT" not in config.load_environment({"PROD_ENTRY_HEARTBEAT_FILE": "/x"}).values

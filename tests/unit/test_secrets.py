@@ -24,3 +24,17 @@ def test_word_redactor_masks_short_secrets_as_whole_words():
     redact = secrets.word_redactor({"DB_PASS": "abc", "API_TOKEN": "tok-123456", "PORT": "80"})
     assert [redact(w) for w in ["abc", "--password=abc", "abcdef", "--t=tok-123456", "80"]] == \
         ["****", "--password=****", "abcdef", "--t=****", "80"]
+
+
+def test_header_settings_are_masked_whole_and_value_by_value():
+    env = {"PROD_ENTRY_PROCESS_WEB_HEALTHCHECK_HEADERS": "Authorization: Bearer tok-abcdef; X-Probe: 1",
+           "PROD_ENTRY_WARMUP_HEADERS": '{"X-Api-Key": "key-123456"}'}
+    redact = secrets.redactor(env)
+    assert redact("sent Bearer tok-abcdef and key-123456") == "sent **** and ****"
+    assert redact("token tok-abcdef") == "token ****"
+    # A one-character value is no secret worth masking innocent words for.
+    assert secrets.word_redactor(env)("--workers=1") == "--workers=1"
+
+
+def test_malformed_header_settings_still_mask_their_values():
+    assert secrets.redactor({"PROD_ENTRY_WARMUP_HEADERS": "Authorization: Bearer tok-abcdef; oops"})("tok-abcdef") == "****"

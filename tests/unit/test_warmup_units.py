@@ -41,9 +41,91 @@ def test_host_from_allowed_hosts(allowed: object, host: str) -> None:
     assert health.host_from_allowed_hosts(allowed) == host
 
 
-def test_default_health_check_accepts_any_answer_below_500() -> None:
+def test_default_health_check_accepts_any_answer_below_500_but_400() -> None:
     check = health.health_check(web(), {})
-    assert check.path == "/" and check.passes(404) and not check.passes(500)
+    assert check.path == "/" and not check.passes(500)
+    # API-only and login-only sites answer / with these: the app loaded and served.
+    assert all(check.passes(status) for status in (200, 204, 301, 302, 401, 403, 404, 405))
+    # A plain GET is never a bad request: 400 means the app refused the request itself (its Host, mostly).
+    assert not check.passes(400) and "400 excepted" in check.setting
+    assert not health.warmup_checks(web(), {"PROD_ENTRY_WARMUP_URLS": "/a"})[1].passes(400)
+
+
+@pytest.mark.parametrize("text", ["Authorization: Bearer abc.def; X-Probe: 1",
+                                  "Authorization: Bearer abc.def\nX-Probe: 1\n",
+                                  '{"Authorization": "Bearer abc.def", "X-Probe": "1"}'])
+def test_header_settings_in_both_syntaxes(text: str) -> None:
+    assert health.parse_headers(text, "V") == (("Authorization", "Bearer abc.def"), ("X-Probe", "1"))
+
+
+def test_json_headers_may_hold_a_semicolon() -> None:
+    assert health.parse_headers('{"Cookie": "a=1; b=2"}', "V") == (("Cookie", "a=1; b=2"),)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Authorization Bearer s3cr3t-value", "part 1 has no `:`"),
+    ("Bad Name: s3cr3t-value", "'Bad Name' is not a header name"),
+    ("X_Probe: s3cr3t-value", "with - instead of _"),
+    ("Host: s3cr3t-value", "PROD_ENTRY_WARMUP_HOST"),
+    ('{"Authorization": 5}', "not an object of strings"),
+    ("{s3cr3t-value", "not a JSON object"),
+])
+def test_bad_header_settings_name_the_variable_never_the_value(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="PROD_ENTRY_WARMUP_HEADERS") as caught:
+        health.headers(web(), {"PROD_ENTRY_WARMUP_HEADERS": text}, "WARMUP_HEADERS")
+    assert message in str(caught.value) and "s3cr3t" not in str(caught.value)
+
+
+def test_probe_headers_fall_back_to_the_warmup_headers() -> None:
+    env = {"PROD_ENTRY_WARMUP_HEADERS": "A: 1"}
+    assert health.headers(web(), env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS") == (("A", "1"),)
+    assert health.headers(web(HEALTHCHECK_HEADERS="B: 2"), env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS") == \
+        (("B", "2"),)
+    assert health.shown_headers((("Authorization", "Bearer x"),)) == "Authorization: ****"
+
+
+def test_headers_reach_wsgi_and_asgi_requests() -> None:
+    target = Target("h", 80, "http", (("Authorization", "Bearer x"), ("Content-Type", "text/plain")))
+    environ = wsgi_environ("/", target)
+    assert environ["HTTP_AUTHORIZATION"] == "Bearer x" and environ["CONTENT_TYPE"] == "text/plain"
+    seen: list = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        seen.extend(scope["headers"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    client = AsgiClient(app)
+    try:
+        assert client.get("/", target).status == 204
+    finally:
+        client.loop.close()
+    assert (b"authorization", b"Bearer x") in seen
+
+
+HOSTS = ["localhost", "localhost:8000", "LOCALHOST", "example.com", "www.example.com", "example.com.", "evil.com",
+         "127.0.0.1:80", "[::1]:8000", "[::1]", "sub.localhost", "api.internal:8000"]
+ALLOWED = [[], ["*"], ["example.com"], [".example.com"], ["localhost", "127.0.0.1"], ["api.internal"]]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("allowed", ALLOWED, ids=str)
+def test_host_allowed_agrees_with_djangos_own_validate_host(allowed: list, debug: bool) -> None:
+    """The probe judges a 400 without Django loaded; Django's validate_host is the reference."""
+    from django.http.request import split_domain_port, validate_host
+
+    effective = allowed or ([".localhost", "127.0.0.1", "[::1]"] if debug else [])
+    for host in HOSTS:
+        domain, _ = split_domain_port(host)
+        assert health.host_allowed(host, allowed, debug) == bool(domain and validate_host(domain, effective)), host
+
+
+def test_disallowed_host_line_names_the_host_the_setting_and_both_fixes() -> None:
+    line = health.disallowed_host("foo.org:8000", ["example.com"], "mysite.settings", "PROD_ENTRY_WARMUP_HOST")
+    assert "'foo.org:8000'" in line and "['example.com']" in line and "mysite.settings" in line
+    assert "add 'foo.org' to ALLOWED_HOSTS" in line and "PROD_ENTRY_WARMUP_HOST" in line
+    empty = health.disallowed_host("localhost", [], "mysite.settings", "PROD_ENTRY_WARMUP_HOST")
+    assert "ALLOWED_HOSTS is empty" in empty and "DEBUG is off" in empty and "PROD_ENTRY_WARMUP_HOST" in empty
 
 
 def test_health_url_expects_200_unless_statuses_are_given() -> None:
@@ -105,6 +187,8 @@ def test_probe_arguments() -> None:
         probes.parse(["--bogus"])
     with pytest.raises(probes.Unhealthy):
         probes.parse(["--url"])
+    assert probes.parse(["--url", "/ready", "--host=api.internal"]) == \
+        (None, {"--url": "/ready", "--host": "api.internal"})
 
 
 def test_wsgi_environ_is_complete() -> None:

@@ -1,37 +1,179 @@
-"""gunicorn serving a WSGI app: `gunicorn --bind=0.0.0.0:$PORT [ARGS] APP [EXTRA]`, and everything prod-entry
-knows about gunicorn: its per-worker warmup (hook.py, a config module whose post_worker_init replays the
-warmup in every worker) and which config file of the user's gunicorn would read."""
+"""gunicorn serving a WSGI app: `gunicorn [--bind=0.0.0.0:$PORT] [ARGS] APP [EXTRA]`, and everything prod-entry
+knows about gunicorn: which settings the user gave it (ARGS, GUNICORN_CMD_ARGS, its config file), its per-worker
+warmup (hook.py, a config module whose post_worker_init replays the warmup in every worker)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
-from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, split_bind, user_words
+from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
+                                 port, process_var, program, user_words)
 from entrypoint.config import Process
 from entrypoint.django_settings import application
-from entrypoint.errors import ConfigError
+from entrypoint.errors import ConfigError, describe
+
+# The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
+OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k")}
+CONFIG = {"config": ("--config", "-c")}
+CMD_ARGS = "GUNICORN_CMD_ARGS"
+DEFAULT_FILE = "gunicorn.conf.py"  # gunicorn reads it from the working directory when no --config is given
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
     app = process.app or application(env, "WSGI_APPLICATION", process_var(process, "APP"))
     app_origin = process.origins.get("app", "DJANGO_SETTINGS_MODULE WSGI_APPLICATION")
-    given = user_words(process) + extra_words(extra)
-    # GUNICORN_CMD_ARGS is gunicorn's own; a bind there must not be overridden by ours.
+    words = user_words(process) + extra_words(extra)
+    from_env = cmd_args(env)
+    config = config_file(from_env, words)
+    # gunicorn's own precedence, lowest first: its config file, GUNICORN_CMD_ARGS, the command line.
+    from_file = read_config(config) if config else {}
+    from_words = given_in_words(words, OPTIONS)
+    given = {**from_file, **given_in_words(from_env, OPTIONS), **from_words}
+    if "worker_class" in given:
+        _check_worker_class(given["worker_class"].value, given["worker_class"].origin)
+    default_bind = f"0.0.0.0:{port(env)}"
+    added = defaults(given, [Default("bind", (f"--bind={default_bind}",), "default (0.0.0.0 and PORT, else 8000)")])
+    bind = given["bind"].values if "bind" in given else (default_bind,)
+    # For show: what gunicorn reads beyond argv, the config file first when argv does not name it.
+    shown = [setting for name, setting in given.items() if name not in from_words]
+    if config and not given_in_words(words, CONFIG):
+        shown.insert(0, config)
+    return Launch([Word(program("gunicorn"), "backend gunicorn"), *added, *user_words(process),
+                   Word(app, app_origin), *extra_words(extra)],
+                  WEB, app, "wsgi", tcp_bind(bind), settings=tuple(shown))
+
+
+def cmd_args(env: Mapping[str, str]) -> list[Word]:
+    """GUNICORN_CMD_ARGS, gunicorn's own variable, split as gunicorn splits it."""
     try:
-        texts = [w.text for w in given] + shlex.split(env.get("GUNICORN_CMD_ARGS", ""))
+        return [Word(text, CMD_ARGS) for text in shlex.split(env.get(CMD_ARGS, ""))]
     except ValueError as exc:
-        raise ConfigError(f"GUNICORN_CMD_ARGS cannot be split like a command line ({exc}): fix its quoting") \
-            from None
-    defaults = []
-    if not argv.mentions(texts, "--bind", "-b"):
-        defaults.append(Word(f"--bind=0.0.0.0:{port(env)}", "default (0.0.0.0 and PORT, else 8000)"))
-        texts.append(defaults[0].text)
-    words = [Word(program("gunicorn"), "backend gunicorn"), *defaults, *user_words(process),
-             Word(app, app_origin), *extra_words(extra)]
-    return Launch(words, WEB, app, "wsgi", split_bind(argv.option_value(texts, "--bind", "-b")))
+        raise ConfigError(f"{CMD_ARGS} cannot be split like a command line ({exc}): fix its quoting") from None
+
+
+def config_file(from_env: Sequence[Word], words: Sequence[Word]) -> Setting | None:
+    """The config file gunicorn reads, and where it was named: the command line's last --config, else
+    GUNICORN_CMD_ARGS's, else ./gunicorn.conf.py, relative to the working directory (gunicorn loads it before it
+    applies a --chdir)."""
+    named = given_in_words(words, CONFIG) or given_in_words(from_env, CONFIG)
+    if named and named["config"].value:
+        return named["config"]
+    return Setting("config", (DEFAULT_FILE,), "gunicorn's default, in the working directory") \
+        if os.path.isfile(DEFAULT_FILE) else None
+
+
+def read_config(config: Setting) -> Given:
+    """The settings (those in OPTIONS) the config file sets, read as gunicorn reads it: executed as
+    module __config__ (imported, for python:module), and every name gunicorn knows applied to gunicorn's own
+    Config, which validates it. Only when there is a file: importing gunicorn.config costs ~50 ms."""
+    location, named_by = config.value, config.origin
+    namespace = execute_config(location, named_by)
+    from gunicorn.config import Config
+
+    cfg = Config()
+    given: Given = {}
+    for key, value in namespace.items():
+        if key not in cfg.settings:
+            continue  # gunicorn ignores unknown names too
+        try:
+            cfg.set(key, value)
+        except Exception as exc:
+            raise ConfigError(f"gunicorn config file {location} ({named_by}): {key} = {value!r} is not valid "
+                              f"({describe(exc)}): fix the file") from None
+        if key in OPTIONS:
+            effective = cfg.settings[key].get()
+            values = tuple(map(str, effective)) if isinstance(effective, list) else (str(effective),)
+            given[key] = Setting(key, values, location.removeprefix("file:"))
+    return given
+
+
+def execute_config(location: str, named_by: str) -> dict[str, object]:
+    """The module namespace of a config file, as gunicorn's Application.get_config_from_filename builds it; a
+    file that is missing or raises is one line, exit 2 (gunicorn itself would print a traceback and exit 1)."""
+    import importlib
+    import importlib.machinery
+    import importlib.util
+
+    if location.startswith("python:"):
+        if os.getcwd() not in sys.path:  # gunicorn's chdir() puts the working directory on sys.path first
+            sys.path.insert(0, os.getcwd())
+        try:
+            return vars(importlib.import_module(location[len("python:"):]))
+        except Exception as exc:
+            raise ConfigError(f"gunicorn config module {location} ({named_by}) cannot be imported: "
+                              f"{describe(exc)}: fix the module or the name") from None
+    path = location.removeprefix("file:")
+    if not os.path.exists(path):
+        raise ConfigError(f"the gunicorn config file {path!r} ({named_by}) does not exist: fix the path")
+    loader = None if os.path.splitext(path)[1] in (".py", ".pyc") else \
+        importlib.machinery.SourceFileLoader("__config__", path)
+    spec = importlib.util.spec_from_file_location("__config__", path, loader=loader)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get("__config__")
+    sys.modules["__config__"] = module  # as gunicorn does: a dataclass or pickle in the file looks itself up
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        raise ConfigError(f"gunicorn config file {path} ({named_by}) failed{at_line(exc, path)}: "
+                          f"{describe(exc)}: fix the file") from None
+    finally:
+        if previous is None:
+            sys.modules.pop("__config__", None)
+        else:
+            sys.modules["__config__"] = previous
+    return vars(module)
+
+
+def at_line(exc: BaseException, path: str) -> str:
+    """` at line N` of `path` where `exc` was raised (the innermost frame in the file), or nothing."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" at line {exc.lineno}"
+    here = os.path.abspath(path)
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__)
+             if os.path.abspath(frame.filename) == here]
+    return f" at line {lines[-1]}" if lines else ""
+
+
+def tcp_bind(addresses: Sequence[str]) -> tuple[str, int] | None:
+    """(host, port) of the first TCP address in a gunicorn bind list, parsed as gunicorn.util.parse_address does
+    (`HOST` alone means port 8000, `tcp://` is optional); None when all are unix sockets or fds."""
+    for address in addresses:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        address = address.removeprefix("tcp://")
+        if "[" in address and "]" in address:
+            host, number = address.split("]")[0][1:], (address.split("]:") + ["8000"])[1]
+        elif ":" in address:
+            host, number = (address.split(":") + ["8000"])[:2]
+        else:
+            host, number = address or "0.0.0.0", "8000"
+        if number.isdigit():
+            return host.lower(), int(number)
+    return None
+
+
+# gunicorn's worker classes that import packages gunicorn itself does not depend on (its extras): without
+# them gunicorn fails after the warmup, with a traceback (the gevent worker imports `packaging` too).
+_WORKER_NEEDS = {"gevent": ("gevent", "packaging"), "eventlet": ("eventlet", "packaging"), "tornado": ("tornado",)}
+
+
+def _check_worker_class(value: str, where: str) -> None:
+    """ConfigError naming the first package missing for a worker class given as `-k gevent`,
+    `gevent_pywsgi`, `egg:gunicorn#gevent` or `gunicorn.workers.ggevent.GeventWorker`."""
+    family = value.removeprefix("egg:gunicorn#").removeprefix("gunicorn.workers.g").split(".")[0].split("_")[0]
+    for package in _WORKER_NEEDS.get(family, ()):
+        if importlib.util.find_spec(package) is None:
+            extra = "prod-entry[gevent]" if family == "gevent" else f"gunicorn[{family}]"
+            raise ConfigError(f"{where} sets gunicorn's worker class {value!r}, which needs the Python package "
+                              f"{package!r}: install it (pip install '{extra}') or choose another worker class "
+                              "(sync, gthread)")
 
 
 # --- per-worker warmup: gunicorn's post_worker_init, through a config module of ours (hook.py) ------------
@@ -54,27 +196,14 @@ def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
 def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
     """The config file gunicorn would have read without our --config."""
-    given = argv.option_value([w for w in launch.argv[1:] if w != HOOK_WORD], "--config", "-c")
-    if given:
-        return given
-    try:
-        from_env = argv.option_value(shlex.split(env.get("GUNICORN_CMD_ARGS", "")), "--config", "-c")
-    except ValueError:
-        from_env = None
-    if from_env:
-        return from_env
-    return "gunicorn.conf.py" if os.path.isfile("gunicorn.conf.py") else None
+    found = config_file(cmd_args(env), [w for w in launch.words[1:] if w.text != HOOK_WORD])
+    return found.value if found else None
 
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
-    """Tell hook.py, through the environment exec passes on, which config file of the user's to load."""
+    """Tell hook.py, through the environment exec passes on, which config file of the user's to load (build has
+    already read it, so it exists and runs)."""
     config = user_config(env, launch)
-    path = config.removeprefix("file:") if config and not config.startswith("python:") else None
-    # gunicorn reads a relative path after its own --chdir: then it is gunicorn's to check.
-    chdir = "--chdir" in " ".join(launch.argv) or "--chdir" in env.get("GUNICORN_CMD_ARGS", "")
-    if path is not None and not chdir and not os.path.isfile(path):
-        raise ConfigError(f"the gunicorn config file {path!r} (from --config or GUNICORN_CMD_ARGS) does not exist: "
-                          "fix the path")
     if config:
         os.environ[USER_CONFIG_VAR] = config
     else:

@@ -74,7 +74,8 @@ def through_the_worker(worker: Any, path: str, target: Any) -> int:
     import socket
     import threading
 
-    lines = [f"GET {path} HTTP/1.1", f"Host: {target.host}", "User-Agent: prod-entry-warmup", "Connection: close"]
+    lines = [f"GET {path} HTTP/1.1", f"Host: {target.host}", "User-Agent: prod-entry-warmup", "Connection: close",
+             *(f"{name}: {value}" for name, value in target.headers)]
     if target.scheme == "https":
         lines.append("X-Forwarded-Proto: https")  # trusted: the peer address below is in forwarded_allow_ips
     ours, theirs = socket.socketpair()

@@ -1,0 +1,98 @@
+"""The ASGI app a server serves in place of yours when per-worker warmup is on, for servers that have no
+per-worker hook (uvicorn, hypercorn, granian, daphne): prod-entry swaps the app word for
+`entrypoint.asgi_wrapper:app` (`:factory` where the server calls a factory) and names your app in
+worker_warmup.APP_VAR. It is your app, plus one thing: every worker replays the warmup requests before it
+serves, at the moment worker_warmup.REPLAY_VAR says:
+
+- LIFESPAN: during the lifespan startup the server awaits before it serves (uvicorn, hypercorn, granian
+  asgi). Your app's own lifespan runs first and its state reaches the replayed requests; an app without
+  lifespan support (Django's) is given the protocol here.
+- IMPORT: when the server imports this module in the worker, before it listens or serves (daphne and
+  granian asginl send no lifespan). The requests run on a private event loop in a thread of their own, so the
+  server's loop (daphne's Twisted reactor has already installed one) is left as it was.
+
+A failed replay is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from entrypoint import worker_warmup
+from entrypoint.appclient import asgi_get
+from entrypoint.warmup import load_app
+
+
+class Warmed:
+    def __init__(self, inner: Any, replay_in_lifespan: bool = True) -> None:
+        self.inner = inner
+        self.replay_in_lifespan = replay_in_lifespan
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan" or not self.replay_in_lifespan:
+            await self.inner(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        startup_seen = False
+        startup_answered = False
+
+        async def inner_receive() -> dict:
+            nonlocal startup_seen
+            message = await receive()
+            startup_seen = startup_seen or message["type"] == "lifespan.startup"
+            return message
+
+        async def inner_send(message: dict) -> None:
+            nonlocal startup_answered
+            if message["type"] == "lifespan.startup.complete":
+                await self.replay(state)
+            startup_answered = startup_answered or message["type"].startswith("lifespan.startup.")
+            await send(message)
+
+        try:
+            await self.inner(scope, inner_receive, inner_send)
+            return
+        except Exception:
+            if startup_answered:
+                raise
+        # The app does not speak lifespan (it raised before answering startup): speak it for the app.
+        if not startup_seen:
+            await receive()
+        await self.replay(state)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def replay(self, state: dict) -> None:
+        plan = worker_warmup.load()
+        if plan is None:
+            return
+
+        async def get(path: str) -> int:
+            return (await asgi_get(self.inner, path, plan.target, state)).status
+
+        await worker_warmup.replay_async(plan, get, worker_warmup.server_log())
+
+    def replay_now(self) -> None:
+        """Replay at once, on a private loop in another thread (see IMPORT above)."""
+        thread = threading.Thread(target=lambda: asyncio.run(self.replay({})), name="prod-entry-warmup")
+        thread.start()
+        thread.join()
+
+
+def _wrap(factory: bool) -> Warmed:
+    lifespan = os.environ.get(worker_warmup.REPLAY_VAR, worker_warmup.LIFESPAN) == worker_warmup.LIFESPAN
+    warmed = Warmed(load_app(os.environ[worker_warmup.APP_VAR], factory=factory), lifespan)
+    if not lifespan:
+        warmed.replay_now()
+    return warmed
+
+
+def factory() -> Warmed:
+    return _wrap(factory=True)
+
+
+app = None if os.environ.get(worker_warmup.FACTORY_VAR) == "1" else _wrap(factory=False)

@@ -1,0 +1,51 @@
+"""daphne (Django Channels' server) serving an ASGI app: `daphne --bind=0.0.0.0 --port=$PORT [ARGS] APP
+[EXTRA]`, and its warmup.
+
+daphne binds 127.0.0.1:8000 unless told otherwise (`-b/--bind`, `-p/--port`, or instead `-u/--unix-socket`,
+`--fd`, `-e/--endpoint`); prod-entry adds each of host and port only when none of those is given. The app is
+`module:attr`. daphne runs no ASGI lifespan, so the warmup before exec sends none either.
+
+Warmup in daphne's process: daphne is a single process with no hooks and no lifespan, but it imports the app
+before it listens. So the app word becomes the shared ASGI wrapper, which replays the warmup as it is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from entrypoint import argv
+from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
+from entrypoint.config import Process
+from entrypoint.django_settings import application
+from entrypoint.worker_warmup import IMPORT
+
+
+def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
+    app = process.app or application(env, "ASGI_APPLICATION", process_var(process, "APP"))
+    app_origin = process.origins.get("app", "DJANGO_SETTINGS_MODULE ASGI_APPLICATION")
+    given = user_words(process) + extra_words(extra)
+    texts = [w.text for w in given]
+    elsewhere = argv.mentions(texts, "--unix-socket", "-u", "--fd", "--endpoint", "-e")
+    defaults = []
+    if not (elsewhere or argv.mentions(texts, "--bind", "-b")):
+        defaults.append(Word("--bind=0.0.0.0", "default"))
+    if not (elsewhere or argv.mentions(texts, "--port", "-p")):
+        defaults.append(Word(f"--port={port(env)}", "default (PORT, else 8000)"))
+    texts += [w.text for w in defaults]
+    bind = None
+    if not elsewhere:
+        number = argv.option_value(texts, "--port", "-p") or ""
+        bind = (argv.option_value(texts, "--bind", "-b") or "127.0.0.1", int(number)) if number.isdigit() else None
+    words = [Word(program("daphne"), "backend daphne"), *defaults, *user_words(process), Word(app, app_origin),
+             *extra_words(extra)]
+    return Launch(words, WEB, app, "asgi", bind, lifespan=False)
+
+
+# --- warmup in daphne's process: the shared ASGI wrapper, replaying as daphne imports it ------------------
+
+def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    return _common.wrapped(launch, _common.ASGI_WRAPPER, "a wrapper app, as daphne imports it")
+
+
+def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
+    _common.export_wrapped(launch, IMPORT, "daphne")

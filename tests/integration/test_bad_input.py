@@ -128,14 +128,15 @@ CASES = [
      "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
     ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
      ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
-    # The test extra installs neither gevent nor tornado: gunicorn would fail on them after the warmup.
+    # The test extra installs neither gevent nor eventlet: gunicorn would fail on them after the warmup. (Not
+    # tornado: flower, in the test extra, depends on it.)
     ("gunicorn worker class without its package", {"DJANGO_SETTINGS_MODULE": "example.settings",
                                                    "PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gevent"}'},
      ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS sets gunicorn's worker class 'gevent', which needs the Python package "
      "'gevent': install it (pip install 'prod-entry[gevent]')"),
     ("gunicorn worker class in GUNICORN_CMD_ARGS", {"DJANGO_SETTINGS_MODULE": "example.settings",
-                                                    "GUNICORN_CMD_ARGS": "-k tornado"}, ["web"], 2,
-     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
+                                                    "GUNICORN_CMD_ARGS": "-k eventlet"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'eventlet', which needs the Python package 'eventlet'"),
     ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
      ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
     ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",

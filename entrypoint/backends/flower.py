@@ -9,7 +9,7 @@ import ast
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
-from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, user_words
+from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import project_package
 
@@ -22,7 +22,12 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     given = user_words(process) + extra_words(extra)
     texts = [w.text for w in given]
     # Flower's own sources, lowest first: FLOWER_<OPTION> variables, its config file, its command line.
-    theirs = config_names(argv.option_value(texts, "--conf") or CONFIG_FILE)
+    config = argv.option_value(texts, "--conf") or CONFIG_FILE
+    theirs = config_names(config)
+    # For `prod-entry show`: the address and port Flower takes from its environment and config file.
+    shown = tuple(Setting(name, (value,), origin) for name in ("address", "port")
+                  for value, origin in ((env.get(f"FLOWER_{name.upper()}"), f"FLOWER_{name.upper()}"),
+                                        (theirs.get(name), config)) if value is not None)
     defaults = []
     if not (argv.mentions(texts, "--address") or "FLOWER_ADDRESS" in env or "address" in theirs):
         defaults.append(Word("--address=0.0.0.0", "default"))
@@ -34,7 +39,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     bind = (address or "0.0.0.0", int(number)) if number.isdigit() else None
     words = [Word(program("celery"), "backend flower"), Word(f"--app={app}", app_origin),
              Word("flower", "backend flower"), *defaults, *given]
-    return Launch(words, WEB, None, None, bind)
+    return Launch(words, WEB, None, None, bind, settings=shown)
 
 
 def config_names(path: str) -> dict[str, str]:

@@ -146,6 +146,10 @@ def test_uwsgi_options_set_anywhere_uwsgi_reads_them_replace_the_defaults(where,
     launch = plan({**UWSGI, **env}, "web")
     assert [w.text for w in launch.words if w.origin.startswith("default")] == [], launch.argv
     assert TERM_HOOK in launch.argv and launch.bind == ("127.0.0.1", 7002)
+    # `prod-entry show` lists what uWSGI reads itself, and from where.
+    shown = {s.name: (s.value, s.origin) for s in launch.settings}
+    origin = {"env": "UWSGI_HTTP_SOCKET"}.get(where, str(ini) if where.startswith("ini") else None)
+    assert shown.get("http-socket") == (("127.0.0.1:7002", origin) if origin else None), shown
 
 
 @pytest.mark.parametrize("args", ["--socket 127.0.0.1:3031", "-s /tmp/u.sock", "--http :7003", "--yaml app.yml"])
@@ -197,6 +201,9 @@ def test_flower_address_and_port_set_anywhere_flower_reads_them(where, tmp_path,
     launch = plan(env, "flower")
     assert not any(w.startswith(("--address=0", "--port=8000")) for w in launch.argv), launch.argv
     assert launch.bind == ("127.0.0.1", 5601)
+    origin = {"env": "FLOWER_PORT", "flowerconfig.py": "flowerconfig.py", "--conf": str(tmp_path / "mine.py")}
+    assert [(s.name, s.value, s.origin) for s in launch.settings if s.name == "port"] == \
+        ([("port", "5601", origin[where])] if where in origin else [])
 
 
 def test_rq_and_dramatiq():

@@ -16,7 +16,8 @@ import os
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv
-from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, program, split_bind, user_words
+from entrypoint.backends import (WEB, Launch, Setting, Word, extra_words, port, process_var, program, split_bind,
+                                 user_words)
 from entrypoint.config import Process
 from entrypoint.django_settings import application
 
@@ -39,6 +40,10 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     def given(*names: str) -> bool:
         return opaque or any(argv.mentions(texts, n) or n.lstrip("-") in theirs for n in names)
 
+    # What uWSGI takes from its environment and ini files, for `prod-entry show`: the options ours would set.
+    ours = {n.lstrip("-") for n in ("--master", "--need-app", *SOCKETS) if n.startswith("--")}
+    shown = tuple(Setting(name, (value,), origin) for name, (value, origin) in theirs.items() if name in ours)
+
     defaults = []
     if not given("--master", "-M"):
         defaults.append(Word("--master", "default (a master process: graceful stops, worker respawn)"))
@@ -48,17 +53,17 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         defaults.append(Word("--need-app", "default (an app that does not load is a failed start)"))
     defaults.append(Word(GRACEFUL_TERM, "TERM = graceful shutdown (uWSGI's own TERM is a brutal reload)"))
     bind_text = argv.option_value([*texts, *(w.text for w in defaults)], "--http-socket") or \
-        theirs.get("http-socket")
+        theirs.get("http-socket", ("", ""))[0]
     words = [Word(program("uwsgi"), "backend uwsgi"), *defaults, *user_words(process),
              Word(f"--module={app}", app_origin), *extra_words(extra)]
-    return Launch(words, WEB, app, "wsgi", None if opaque else split_bind(bind_text))
+    return Launch(words, WEB, app, "wsgi", None if opaque else split_bind(bind_text), settings=shown)
 
 
-def their_options(texts: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+def their_options(texts: Sequence[str], env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """The options uWSGI takes from outside the command line: UWSGI_<OPTION> variables (uWSGI reads every
     one as --option) and the [uwsgi] section of ini files (--ini, UWSGI_INI, or a bare `file.ini` word).
-    Names as on the command line without the dashes; the last value wins."""
-    found = {key[len("UWSGI_"):].lower().replace("_", "-"): value for key, value in env.items()
+    Names as on the command line without the dashes -> (value, where); the last value wins."""
+    found = {key[len("UWSGI_"):].lower().replace("_", "-"): (value, key) for key, value in env.items()
              if key.startswith("UWSGI_") and len(key) > len("UWSGI_")}
     inis = [t.split("=", 1)[1] for t in texts if t.startswith("--ini=")]
     inis += [texts[i + 1] for i, t in enumerate(texts[:-1]) if t == "--ini"]
@@ -66,7 +71,7 @@ def their_options(texts: Sequence[str], env: Mapping[str, str]) -> dict[str, str
     if env.get("UWSGI_INI"):
         inis.insert(0, env["UWSGI_INI"])
     for path in inis:
-        found.update(read_ini(path))
+        found.update({name: (value, path) for name, value in read_ini(path).items()})
     return found
 
 

@@ -108,6 +108,10 @@ def test_waitress_zero_config_runs_waitress_serves_parser_through_prod_entrys_ru
         ("web", "example.wsgi:application", "wsgi", ("0.0.0.0", 9002))
 
 
+def test_waitress_call_means_a_factory_for_the_warmup_too():
+    assert plan(WAITRESS, "web", ["--call"]).factory and not plan(WAITRESS, "web").factory
+
+
 @pytest.mark.parametrize(("args", "defaults", "bind"), [
     ('{"listen": "127.0.0.1:7000"}', [], ("127.0.0.1", 7000)),
     ("--listen *:7000", [], ("0.0.0.0", 7000)),

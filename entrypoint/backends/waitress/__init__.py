@@ -33,7 +33,8 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
             Word("-m", "backend waitress"), Word(RUNNER, "backend waitress (waitress-serve, with a draining TERM)")]
     # EXTRA before the app: waitress's option parser stops at the first word that is not an option.
     words = [*head, *defaults, *user_words(process), *extra_words(extra), Word(app, app_origin)]
-    return Launch(words, WEB, app, "wsgi", bind(texts))
+    # --call: APP is a factory waitress calls for the WSGI app; the warmup must call it too.
+    return Launch(words, WEB, app, "wsgi", bind(texts), factory="--call" in texts)
 
 
 def bind(texts: list[str]) -> tuple[str, int] | None:

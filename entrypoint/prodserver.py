@@ -59,23 +59,24 @@ _CLASSES = {
     "servers.uvicorn.UvicornWSGIServer": Mapped("uvicorn", {"interface": "wsgi"}),
     "servers.granian.GranianASGIServer": Mapped("granian", {"interface": "asgi"}, _granian_keys),
     "servers.granian.GranianWSGIServer": Mapped("granian", {"interface": "wsgi"}, _granian_keys),
+    "servers.waitress.WaitressServer": Mapped("waitress", {}),
+    "servers.flower.CeleryFlower": Mapped("flower", {}),
     "workers.celery.CeleryWorker": Mapped("celery-worker", {}),
     "workers.celery.CeleryBeat": Mapped("celery-beat", {}),
     "workers.django_tasks.DjangoTasksWorker": Mapped("django-tasks", {}),
+    "workers.django_q2.DjangoQ2Worker": Mapped("django-q2", {}),
 }
 # The same classes under their deprecated 2.x paths, which 3.0 still accepts.
 _DEPRECATED = {"gunicorn.GunicornServer", "uvicorn.UvicornServer", "uvicorn.UvicornWSGIServer",
                "granian.GranianASGIServer", "granian.GranianWSGIServer",
-               "celery.CeleryWorker", "celery.CeleryBeat", "django_tasks.DjangoTasksWorker"}
+               "celery.CeleryWorker", "celery.CeleryBeat", "django_tasks.DjangoTasksWorker",
+               "waitress.WaitressServer", "django_q2.DjangoQ2Worker"}  # CeleryFlower is new in 3.0: no 2.x path
 BACKENDS: dict[str, Mapped] = {_PACKAGE + path: mapped for path, mapped in _CLASSES.items()}
 BACKENDS.update({_PACKAGE + path: _CLASSES[next(p for p in _CLASSES if p.endswith("." + path))]
                  for path in _DEPRECATED})
 
 # django-prodserver built-ins prod-entry does not drive (yet): what to do instead.
 UNSUPPORTED = {
-    "servers.waitress.WaitressServer": "waitress-serve --listen=0.0.0.0:8000 APP",
-    "servers.flower.CeleryFlower": "celery --app=APP flower",
-    "workers.django_q2.DjangoQ2Worker": "python manage.py qcluster",
     "dev.django_runserver.DjangoRunserver": "a development server: use gunicorn or uvicorn in production",
     "dev.daphne.DaphneRunserver": "a development server: use the daphne backend in production (PROD_ENTRY_PROCESS_WEB=daphne)",
     "dev.werkzeug.WerkzeugRunserver": "a development server: use gunicorn in production",

@@ -30,7 +30,7 @@ T = TypeVar("T")
 def base_env(**extra: str) -> dict[str, str]:
     """A clean environment: no PROD_ENTRY_* or Django variables from the caller, the venv first on PATH."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PROD_ENTRY_", "DJANGO_", "GUNICORN_", "UVICORN_", "GRANIAN_", "CELERY_")) and k != "PORT"}
+           if not k.startswith(("PROD_ENTRY_", "DJANGO_", "GUNICORN_", "UVICORN_", "GRANIAN_", "UWSGI_", "FLOWER_", "CELERY_")) and k != "PORT"}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

@@ -55,6 +55,12 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None  # unset
 # this long to finish before they are cancelled (and, with acks_late, handed back to the broker). 0: off.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.environ.get("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "0"))
 
+# django-q2 (`prod-entry` backend django-q2), opt-in so that the image and the other tests need neither the
+# package nor its tables: the ORM broker keeps the queue in the default database, no other service.
+if os.environ.get("EXAMPLE_DJANGO_Q") == "1":
+    INSTALLED_APPS.append("django_q")
+    Q_CLUSTER = {"name": "example", "orm": "default", "workers": 1, "timeout": 30, "retry": 60, "poll": 0.2}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

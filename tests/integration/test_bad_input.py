@@ -78,6 +78,11 @@ CASES = [
      "PROD_ENTRY_PROCESS_MANAGE_APP is set but backend manage takes no app"),
     ("dramatiq without app", {"PROD_ENTRY_PROCESS_DQ": "dramatiq"}, ["dq"], 2,
      "PROD_ENTRY_PROCESS_DQ_APP is not set"),
+    ("app given to django-q2", {"PROD_ENTRY_PROCESS_Q": "django-q2", "PROD_ENTRY_PROCESS_Q_APP": "x"}, ["q"], 2,
+     "PROD_ENTRY_PROCESS_Q_APP is set but backend django-q2 takes no app"),
+    ("flower without app or django", {"PROD_ENTRY_PROCESS_FLOWER": "flower"}, ["flower"], 2,
+     "PROD_ENTRY_PROCESS_FLOWER_APP"),
+    ("uwsgi without app or django", {"PROD_ENTRY_PROCESS_WEB": "uwsgi"}, ["web"], 2, "PROD_ENTRY_PROCESS_WEB_APP"),
     ("command without program", {}, ["command"], 2, "process 'command' has nothing to run"),
     ("GUNICORN_CMD_ARGS unbalanced quote", {"DJANGO_SETTINGS_MODULE": "example.settings",
                                             "GUNICORN_CMD_ARGS": "--name 'x"}, ["web"], 2,
@@ -123,14 +128,15 @@ CASES = [
      "PROD_ENTRY_PROCESS_WEB_ARGS value of 'workers' is not a finite number"),
     ("args NaN", {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"timeout": NaN}'},
      ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS value of 'timeout' is not a finite number"),
-    # The test extra installs neither gevent nor tornado: gunicorn would fail on them after the warmup.
+    # The test extra installs neither gevent nor eventlet: gunicorn would fail on them after the warmup. (Not
+    # tornado: flower, in the test extra, depends on it.)
     ("gunicorn worker class without its package", {"DJANGO_SETTINGS_MODULE": "example.settings",
                                                    "PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gevent"}'},
      ["web"], 2, "PROD_ENTRY_PROCESS_WEB_ARGS sets gunicorn's worker class 'gevent', which needs the Python package "
      "'gevent': install it (pip install 'prod-entry[gevent]')"),
     ("gunicorn worker class in GUNICORN_CMD_ARGS", {"DJANGO_SETTINGS_MODULE": "example.settings",
-                                                    "GUNICORN_CMD_ARGS": "-k tornado"}, ["web"], 2,
-     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'tornado', which needs the Python package 'tornado'"),
+                                                    "GUNICORN_CMD_ARGS": "-k eventlet"}, ["web"], 2,
+     "GUNICORN_CMD_ARGS sets gunicorn's worker class 'eventlet', which needs the Python package 'eventlet'"),
     ("args array Infinity", {"PROD_ENTRY_PROCESS_X": "command", "PROD_ENTRY_PROCESS_X_ARGS": '["sleep", -Infinity]'},
      ["x"], 2, "PROD_ENTRY_PROCESS_X_ARGS item 1 is not a finite number"),
     ("release steps: bad quoting", {"DJANGO_SETTINGS_MODULE": "example.settings",

@@ -38,11 +38,11 @@ print(json.dumps(out))
 """
 
 
-def both(definitions: dict | None, settings: str = "example.settings_prodserver") -> dict:
+def both(definitions: dict | None, settings: str = "example.settings_prodserver", **env: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(definitions)], cwd=EXAMPLE, capture_output=True,
                           text=True, timeout=60,
                           # The per-worker warmup hook is prod-entry's own addition to the argv: compare without it.
-                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP_WORKERS="0"))
+                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP_WORKERS="0", **env))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -142,3 +142,35 @@ def test_granian_classes_give_granian_the_same_settings(path: str) -> None:
     assert (cli["host"], cli["port"], cli["workers"], cli["blocking_threads"], cli["websockets"], cli["log_level"],
             cli["backlog"]) == (theirs["address"], theirs["port"], theirs["workers"], theirs["blocking_threads"],
                                 theirs["websockets"], theirs["log_level"], theirs["backlog"])
+
+
+@pytest.mark.parametrize("path", ["servers.waitress.WaitressServer", "waitress.WaitressServer"])
+def test_waitress_server(path: str) -> None:
+    args = {"threads": 8, "ident": "example"}
+    entry = both({"web": {"BACKEND": P + path, "ARGS": args}}, "example.settings")["web"]
+    # django-prodserver: waitress.runner.run(["waitress", *ARGS, app]). prod-entry: the same runner through its
+    # own module (whose TERM drains). Difference: with no address in ARGS, prod-entry listens on 0.0.0.0:$PORT
+    # (8000 when unset), not waitress's 0.0.0.0:8080.
+    assert entry["prodserver"] == ["waitress", "--threads=8", "--ident=example", "example.wsgi:application"]
+    assert entry["prod_entry"][:3] == [sys.executable, "-m", "entrypoint.backends.waitress.serve"]
+    assert entry["prod_entry"][3:] == ["--listen=0.0.0.0:8000", *entry["prodserver"][1:]]
+
+
+@pytest.mark.parametrize("path", ["workers.django_q2.DjangoQ2Worker", "django_q2.DjangoQ2Worker"])
+def test_django_q2_worker(path: str) -> None:
+    entry = both({"q": {"BACKEND": P + path, "ARGS": {"verbosity": 2}}}, "example.settings", EXAMPLE_DJANGO_Q="1")["q"]
+    # django-prodserver: call_command("qcluster", *ARGS) in-process; prod-entry execs manage.py qcluster.
+    assert entry["prodserver"] == ["--verbosity=2"]
+    assert entry["prod_entry"] == [sys.executable, "manage.py", "qcluster", *entry["prodserver"]]
+
+
+def test_celery_flower() -> None:
+    definition = {"BACKEND": P + "servers.flower.CeleryFlower", "APP": "example.celery.app",
+                  "ARGS": {"basic_auth": "u:p", "url_prefix": "flower"}}
+    entry = both({"flower": definition}, "example.settings")["flower"]
+    # django-prodserver: app.start(["flower", *ARGS]) on the APP it imports; prod-entry execs the celery CLI
+    # with that app. Difference: with no address/port in ARGS, prod-entry serves on 0.0.0.0:$PORT (8000 when
+    # unset), not Flower's own port 5555.
+    assert entry["prodserver"] == ["--basic_auth=u:p", "--url_prefix=flower"]
+    assert after_program(entry["prod_entry"], "celery") == ["--app=example.celery:app", "flower", "--address=0.0.0.0",
+                                                            "--port=8000", *entry["prodserver"]]

@@ -94,6 +94,122 @@ def test_django_commands_without_manage_py(tmp_path, monkeypatch):
     assert plan(DJANGO, "manage", ["check"]).argv == [sys.executable, "-m", "django", "check"]
 
 
+# --- waitress, uwsgi, django-q2, flower ---------------------------------------------------------------------
+
+WAITRESS = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": "waitress"}
+
+
+def test_waitress_zero_config_runs_waitress_serves_parser_through_prod_entrys_runner():
+    launch = plan({**WAITRESS, "PORT": "9002"}, "web", ["--threads=8"])
+    assert launch.argv[:3] == [sys.executable, "-m", "entrypoint.backends.waitress.serve"]
+    # EXTRA before the app: waitress-serve's getopt stops at the first word that is not an option.
+    assert launch.argv[3:] == ["--listen=0.0.0.0:9002", "--threads=8", "example.wsgi:application"]
+    assert (launch.kind, launch.app, launch.interface, launch.bind) == \
+        ("web", "example.wsgi:application", "wsgi", ("0.0.0.0", 9002))
+
+
+def test_waitress_call_means_a_factory_for_the_warmup_too():
+    assert plan(WAITRESS, "web", ["--call"]).factory and not plan(WAITRESS, "web").factory
+
+
+@pytest.mark.parametrize(("args", "defaults", "bind"), [
+    ('{"listen": "127.0.0.1:7000"}', [], ("127.0.0.1", 7000)),
+    ("--listen *:7000", [], ("0.0.0.0", 7000)),
+    ('{"port": 7001}', [], ("0.0.0.0", 7001)),  # waitress's host default is 0.0.0.0 already
+    ('{"host": "127.0.0.1"}', ["--port=8000"], ("127.0.0.1", 8000)),  # not waitress's own 8080
+    ('{"unix-socket": "/tmp/w.sock"}', [], None),
+])
+def test_waitress_user_address_replaces_the_default(args, defaults, bind):
+    launch = plan({**WAITRESS, "PROD_ENTRY_PROCESS_WEB_ARGS": args}, "web")
+    assert launch.argv[3:3 + len(defaults)] == defaults and not any("0.0.0.0:8000" in w for w in launch.argv)
+    assert launch.bind == bind
+
+
+UWSGI = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": "uwsgi"}
+TERM_HOOK = "--hook-master-start=unix_signal:15 gracefully_kill_them_all"
+
+
+def test_uwsgi_zero_config():
+    launch = plan({**UWSGI, "PORT": "9003"}, "web", ["--processes", "2"])
+    assert launch.argv[0].endswith("uwsgi")
+    assert tail(launch) == ["--master", "--http-socket=0.0.0.0:9003", "--need-app", TERM_HOOK,
+                            "--module=example.wsgi:application", "--processes", "2"]
+    assert (launch.kind, launch.interface, launch.bind) == ("web", "wsgi", ("0.0.0.0", 9003))
+
+
+@pytest.mark.parametrize("where", ["args", "short", "env", "ini", "ini-env", "ini-word"])
+def test_uwsgi_options_set_anywhere_uwsgi_reads_them_replace_the_defaults(where, tmp_path):
+    ini = tmp_path / "app.ini"
+    ini.write_text("[uwsgi]\nmaster = true\nhttp-socket = 127.0.0.1:7002\nneed_app = true\nmy-placeholder = x\n")
+    env = {"args": {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"M": true, "http-socket": "127.0.0.1:7002", "need-app": true}'},
+           "short": {"PROD_ENTRY_PROCESS_WEB_ARGS": "-M --http-socket 127.0.0.1:7002 --need-app"},
+           "env": {"UWSGI_MASTER": "1", "UWSGI_HTTP_SOCKET": "127.0.0.1:7002", "UWSGI_NEED_APP": "1"},
+           "ini": {"PROD_ENTRY_PROCESS_WEB_ARGS": f"--ini {ini}"},
+           "ini-env": {"UWSGI_INI": str(ini)},
+           "ini-word": {"PROD_ENTRY_PROCESS_WEB_ARGS": str(ini)}}[where]
+    launch = plan({**UWSGI, **env}, "web")
+    assert [w.text for w in launch.words if w.origin.startswith("default")] == [], launch.argv
+    assert TERM_HOOK in launch.argv and launch.bind == ("127.0.0.1", 7002)
+    # `prod-entry show` lists what uWSGI reads itself, and from where.
+    shown = {s.name: (s.value, s.origin) for s in launch.settings}
+    origin = {"env": "UWSGI_HTTP_SOCKET"}.get(where, str(ini) if where.startswith("ini") else None)
+    assert shown.get("http-socket") == (("127.0.0.1:7002", origin) if origin else None), shown
+
+
+@pytest.mark.parametrize("args", ["--socket 127.0.0.1:3031", "-s /tmp/u.sock", "--http :7003", "--yaml app.yml"])
+def test_uwsgi_other_sockets_and_unread_configs_get_no_http_socket(args):
+    launch = plan({**UWSGI, "PROD_ENTRY_PROCESS_WEB_ARGS": args}, "web")
+    assert not any(w.startswith("--http-socket") for w in launch.argv)
+
+
+def test_uwsgi_ini_section_and_a_missing_file(tmp_path):
+    ini = tmp_path / "app.ini"
+    ini.write_text("[uwsgi]\nmaster = true\n[prod]\nhttp-socket = 127.0.0.1:7004\n")
+    launch = plan({**UWSGI, "PROD_ENTRY_PROCESS_WEB_ARGS": f"--ini={ini}:prod"}, "web")
+    assert "--master" in launch.argv and launch.bind == ("127.0.0.1", 7004)
+    launch = plan({**UWSGI, "UWSGI_INI": str(tmp_path / "nowhere.ini")}, "web")  # uWSGI's to report
+    assert launch.bind == ("0.0.0.0", 8000)
+
+
+def test_django_q2_runs_qcluster_and_takes_no_app():
+    env = {**DJANGO, "PROD_ENTRY_PROCESS_Q": "django-q2", "PROD_ENTRY_PROCESS_Q_ARGS": '{"verbosity": 2}'}
+    launch = plan(env, "q")
+    assert launch.argv == [sys.executable, "manage.py", "qcluster", "--verbosity=2"] and launch.kind == "worker"
+    with pytest.raises(ConfigError, match="takes no app.*Q_CLUSTER"):
+        plan({**env, "PROD_ENTRY_PROCESS_Q_APP": "x"}, "q")
+
+
+FLOWER = {**DJANGO, "PROD_ENTRY_PROCESS_FLOWER": "flower"}
+
+
+def test_flower_is_a_web_process_with_no_app_to_warm_up():
+    launch = plan({**FLOWER, "PORT": "5600"}, "flower", ["--basic-auth=u:p"])
+    assert tail(launch) == ["--app=example", "flower", "--address=0.0.0.0", "--port=5600", "--basic-auth=u:p"]
+    assert (launch.kind, launch.app, launch.bind) == ("web", None, ("0.0.0.0", 5600))
+
+
+@pytest.mark.parametrize("where", ["args", "env", "flowerconfig.py", "--conf"])
+def test_flower_address_and_port_set_anywhere_flower_reads_them(where, tmp_path, monkeypatch):
+    env = dict(FLOWER)
+    config = "address = '127.0.0.1'\nport: int = 5601\nbasic_auth = ['u:p']\n"
+    if where == "args":
+        env["PROD_ENTRY_PROCESS_FLOWER_ARGS"] = '{"address": "127.0.0.1", "port": 5601}'
+    elif where == "env":
+        env.update(FLOWER_ADDRESS="127.0.0.1", FLOWER_PORT="5601")
+    elif where == "flowerconfig.py":
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "flowerconfig.py").write_text(config)
+    else:
+        (tmp_path / "mine.py").write_text(config)
+        env["PROD_ENTRY_PROCESS_FLOWER_ARGS"] = f"--conf={tmp_path / 'mine.py'}"
+    launch = plan(env, "flower")
+    assert not any(w.startswith(("--address=0", "--port=8000")) for w in launch.argv), launch.argv
+    assert launch.bind == ("127.0.0.1", 5601)
+    origin = {"env": "FLOWER_PORT", "flowerconfig.py": "flowerconfig.py", "--conf": str(tmp_path / "mine.py")}
+    assert [(s.name, s.value, s.origin) for s in launch.settings if s.name == "port"] == \
+        ([("port", "5601", origin[where])] if where in origin else [])
+
+
 def test_rq_and_dramatiq():
     env = {"PROD_ENTRY_PROCESS_RQ": "rq", "REDIS_URL": "redis://:pw@r:6379/0", "PROD_ENTRY_PROCESS_RQ_ARGS": "high low",
            "PROD_ENTRY_PROCESS_DQ": "dramatiq", "PROD_ENTRY_PROCESS_DQ_APP": "proj.tasks proj.more"}

@@ -21,6 +21,9 @@ SUPPORTED = [
     ("workers.celery.CeleryWorker", "celery.CeleryWorker", "celery-worker", {}),
     ("workers.celery.CeleryBeat", "celery.CeleryBeat", "celery-beat", {}),
     ("workers.django_tasks.DjangoTasksWorker", "django_tasks.DjangoTasksWorker", "django-tasks", {}),
+    ("servers.waitress.WaitressServer", "waitress.WaitressServer", "waitress", {}),
+    ("workers.django_q2.DjangoQ2Worker", "django_q2.DjangoQ2Worker", "django-q2", {}),
+    ("servers.flower.CeleryFlower", "servers.flower.CeleryFlower", "flower", {}),  # new in 3.0: no 2.x path
 ]
 
 
@@ -91,7 +94,6 @@ def test_names_are_case_insensitive_and_lower_cased() -> None:
 @pytest.mark.parametrize("defined, message", [
     ({"web": {"BACKEND": "myproject.backends.Custom"}},
      r"PRODUCTION_PROCESSES\['web'\]\['BACKEND'\] = 'myproject.backends.Custom' is not a django-prodserver built-in"),
-    ({"q": {"BACKEND": P + "django_q2.DjangoQ2Worker"}}, r"PROD_ENTRY_PROCESS_Q_ARGS='python manage.py qcluster'"),
     ({"dev": {"BACKEND": P + "dev.django_runserver.DjangoRunserver"}}, "is a development server"),
     ({"web": {"ARGS": {}}}, r"PRODUCTION_PROCESSES\['web'\] has no BACKEND"),
     ({"web": "gunicorn"}, r"PRODUCTION_PROCESSES\['web'\] is a str: it must be a dict"),

@@ -1,0 +1,59 @@
+"""Celery's Flower, a web process: `celery --app=APP flower --address=0.0.0.0 --port=$PORT [ARGS] [EXTRA]`.
+APP defaults to the Django project package, as for the celery backends. It serves HTTP, so it is a web
+process (port check, `prod-entry healthcheck` over HTTP: Flower answers /healthcheck), but not a WSGI or ASGI
+app: there is no warmup to run."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+
+from entrypoint import argv
+from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
+from entrypoint.config import Process
+from entrypoint.django_settings import project_package
+
+CONFIG_FILE = "flowerconfig.py"  # Flower's default --conf
+
+
+def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
+    app = process.app or project_package(env, process_var(process, "APP"))
+    app_origin = process.origins.get("app", "derived from DJANGO_SETTINGS_MODULE")
+    given = user_words(process) + extra_words(extra)
+    texts = [w.text for w in given]
+    # Flower's own sources, lowest first: FLOWER_<OPTION> variables, its config file, its command line.
+    config = argv.option_value(texts, "--conf") or CONFIG_FILE
+    theirs = config_names(config)
+    # For `prod-entry show`: the address and port Flower takes from its environment and config file.
+    shown = tuple(Setting(name, (value,), origin) for name in ("address", "port")
+                  for value, origin in ((env.get(f"FLOWER_{name.upper()}"), f"FLOWER_{name.upper()}"),
+                                        (theirs.get(name), config)) if value is not None)
+    defaults = []
+    if not (argv.mentions(texts, "--address") or "FLOWER_ADDRESS" in env or "address" in theirs):
+        defaults.append(Word("--address=0.0.0.0", "default"))
+    if not (argv.mentions(texts, "--port") or "FLOWER_PORT" in env or "port" in theirs):
+        defaults.append(Word(f"--port={port(env)}", "default (PORT, else 8000)"))
+    texts += [w.text for w in defaults]
+    address = argv.option_value(texts, "--address") or env.get("FLOWER_ADDRESS") or theirs.get("address") or ""
+    number = argv.option_value(texts, "--port") or env.get("FLOWER_PORT") or theirs.get("port") or "5555"
+    bind = (address or "0.0.0.0", int(number)) if number.isdigit() else None
+    words = [Word(program("celery"), "backend flower"), Word(f"--app={app}", app_origin),
+             Word("flower", "backend flower"), *defaults, *given]
+    return Launch(words, WEB, None, None, bind, settings=shown)
+
+
+def config_names(path: str) -> dict[str, str]:
+    """The top-level names a Flower config file (Python) assigns, with their literal values ('' when not a
+    literal); nothing when it does not exist or does not parse (Flower then reports it itself)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value.value if isinstance(node.value, ast.Constant) else ""
+            found.update({t.id: str(value) for t in targets if isinstance(t, ast.Name)})
+    return found

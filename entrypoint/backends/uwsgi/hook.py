@@ -1,0 +1,40 @@
+"""Imported by uWSGI (`--import=entrypoint.backends.uwsgi.hook`, added by prod-entry): registers, through
+uwsgidecorators (shipped with pyuwsgi and uWSGI, and which chains every postfork function, yours included),
+a postfork function that replays the warmup requests in every worker before it accepts a request. With
+--lazy-apps uWSGI imports this module in each worker, after the postfork functions ran: then the replay
+happens at once, on import. The app (PROD_ENTRY_UWSGI_APP) is the one uWSGI loads: its module is already
+imported, or is imported here first (uWSGI then finds it in sys.modules). A failed replay is logged, never
+fatal."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import uwsgi
+from uwsgidecorators import postfork
+
+from entrypoint import worker_warmup
+from entrypoint.backends.uwsgi import APP_VAR
+
+
+def _log(message: str, *args: object) -> None:
+    print(message % args, file=sys.stderr, flush=True)  # uWSGI logs its workers' stderr
+
+
+def replay() -> None:
+    plan = worker_warmup.load()
+    spec = os.environ.get(APP_VAR)
+    if plan is None or not spec:
+        return
+    from entrypoint.appclient import wsgi_get
+    from entrypoint.warmup import load_app
+
+    app = load_app(spec)
+    worker_warmup.replay(plan, lambda path: wsgi_get(app, path, plan.target).status, worker_warmup.Log(_log, _log))
+
+
+if uwsgi.worker_id() > 0:  # imported in a worker: --lazy-apps
+    replay()
+else:
+    postfork(replay)

@@ -1,0 +1,106 @@
+"""waitress-serve, with a draining TERM and the warmup replayed in the serving process.
+
+`python -m entrypoint.backends.waitress.serve [waitress-serve options] APP` parses its command line with
+waitress's own runner, so every waitress-serve option works unchanged. Two differences:
+
+- waitress installs no TERM handler, so TERM kills it with the requests in flight (and INT cancels what has
+  not finished within 5 s). Here TERM closes the listening sockets (new connections are refused), lets the
+  main loop run until every request in flight is answered and sent, closes idle keep-alive connections,
+  then exits 0. A second TERM changes nothing; INT still stops at once, as in waitress-serve. The drain has
+  no bound of its own: PROD_ENTRY_STOP_TIMEOUT or the orchestrator's KILL bound it.
+- the warmup requests (the plan prod-entry exports) are replayed against the app, in this process, before
+  it binds: the pre-exec warmup ran in another process, which exec replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+log = logging.getLogger("waitress")
+
+
+def serve(app: Any, **kw: Any) -> None:
+    from waitress import wasyncore
+    from waitress.server import MultiSocketServer, create_server
+
+    logging.basicConfig()  # as waitress.serve() does
+    replay_warmup(app)
+    server = create_server(app, **kw)
+    server.print_listen("Serving on http://{}:{}")
+    socket_map = server.map if isinstance(server, MultiSocketServer) else server._map
+    stopping: list[int] = []
+
+    def term(signum: int, frame: Any) -> None:
+        stopping.append(signum)
+        wake(socket_map)  # out of poll() now, not at its timeout
+
+    signal.signal(signal.SIGTERM, term)
+    adj = server.adj
+    try:
+        while not stopping:
+            wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=socket_map, use_poll=adj.asyncore_use_poll, count=1)
+        drain(socket_map, adj)
+    except (SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(socket_map)
+
+
+def wake(socket_map: dict) -> None:
+    from waitress.trigger import trigger
+
+    for dispatcher in list(socket_map.values()):
+        if isinstance(dispatcher, trigger):
+            dispatcher.pull_trigger()  # without a thunk: takes no lock, safe in a signal handler
+
+
+def drain(socket_map: dict, adj: Any) -> None:
+    """Stop accepting; run the loop until every connection has been answered and closed."""
+    from waitress import wasyncore
+    from waitress.channel import HTTPChannel
+    from waitress.server import BaseWSGIServer
+
+    for listener in [d for d in socket_map.values() if isinstance(d, BaseWSGIServer)]:
+        listener.accepting = False
+        wasyncore.dispatcher.close(listener)  # only the socket: BaseWSGIServer.close() also closes the trigger
+    busy = [c for c in socket_map.values() if isinstance(c, HTTPChannel) and c.requests]
+    log.info("prod-entry: SIGTERM: no longer accepting; finishing %d request(s) in flight", len(busy))
+    while True:
+        channels = [c for c in socket_map.values() if isinstance(c, HTTPChannel)]
+        if not channels:
+            return
+        for channel in channels:
+            # Answered and sent: close it (a keep-alive client reconnects elsewhere). A request still being
+            # read has not reached the app yet: closed as well.
+            if not channel.requests and not channel.total_outbufs_len:
+                channel.will_close = True
+        wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=socket_map, use_poll=adj.asyncore_use_poll, count=1)
+
+
+def replay_warmup(app: Any) -> None:
+    from entrypoint import worker_warmup
+
+    plan = worker_warmup.load()
+    if plan is None:
+        return
+    from entrypoint.appclient import wsgi_get
+
+    worker_warmup.replay(plan, lambda path: wsgi_get(app, path, plan.target).status,
+                         worker_warmup.Log(log.info, log.warning))
+
+
+def main() -> int:
+    from waitress.runner import run
+
+    return run(argv=["waitress-serve", *sys.argv[1:]], _serve=serve) or 0
+
+
+if __name__ == "__main__":
+    if os.getcwd() not in sys.path:  # waitress-serve appends it too, but after this module's own imports
+        sys.path.append(os.getcwd())
+    sys.exit(main())

@@ -7,7 +7,6 @@ import grp
 import os
 import pwd
 import shutil
-import sys
 from collections.abc import Mapping, MutableMapping
 from typing import NamedTuple
 

@@ -11,7 +11,6 @@ to do). Parsing and the lock's description are pure; only run() starts processes
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import signal
 import subprocess

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
-from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
+from entrypoint.errors import Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target

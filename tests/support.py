@@ -164,3 +164,20 @@ class Reader:
     def finish(self, timeout: float = 10) -> str:
         self._thread.join(timeout)
         return self.text
+
+
+def first_requests(base: str, workers: int, attempts: int = 60) -> dict[int, int]:
+    """pid -> how many requests that worker had served before its first real one: /whoami (the example's
+    per-process counter) over a new connection each time, until `workers` distinct processes answered. 0 means
+    the worker was cold; the per-worker warmup makes it the number of warmup requests."""
+    import json
+
+    served: dict[int, int] = {}
+    for _ in range(attempts):
+        answer = http_get(f"{base}/whoami")
+        assert answer and answer[0] == 200, answer
+        data = json.loads(answer[1])
+        served.setdefault(data["pid"], data["served_before"])
+        if len(served) == workers:
+            break
+    return served

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import (EXAMPLE, ROOT, Reader, describe, example_env, free_port, http_get, kill_tree, run, spawn,
+from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, kill_tree, run, spawn,
                      wait_until)
 
 STEPS = "manage migrate --noinput; manage collectstatic --noinput"

@@ -5,7 +5,6 @@ the server's own exit status comes out; a broken app fails the start with exit 3
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -16,7 +15,7 @@ from typing import NamedTuple
 import pytest
 
 from pid1_support import spawn_pid1
-from support import EXAMPLE, describe, example_env, free_port, http_get, run, wait_http, wait_until
+from support import EXAMPLE, describe, example_env, first_requests, free_port, http_get, run, wait_http, wait_until
 
 
 class Server(NamedTuple):
@@ -44,19 +43,6 @@ SLOW = 2  # seconds each request in flight takes
 def server_env(server: Server, port: int, **extra: str) -> dict[str, str]:
     return example_env(PROD_ENTRY_PROCESS_WEB=server.backend, PORT=str(port), PROD_ENTRY_HEALTHCHECK_URL="/healthz",
                        **server.env, **extra)
-
-
-def first_requests(base: str, workers: int) -> dict[int, int]:
-    """pid -> requests that worker had served before its first real one (/whoami), new connection each time."""
-    served: dict[int, int] = {}
-    for _ in range(60):
-        answer = http_get(f"{base}/whoami")
-        assert answer and answer[0] == 200, answer
-        data = json.loads(answer[1])
-        served.setdefault(data["pid"], data["served_before"])
-        if len(served) == workers:
-            break
-    return served
 
 
 def in_flight(base: str, seen: dict[str, int]) -> int:

@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, http_get, run,
+import support
+from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, run,
                      spawn, wait_http, wait_until)
 
 
@@ -275,20 +276,11 @@ def warmed_pids(proc: subprocess.Popen) -> list[str]:
 
 
 def first_requests(env: dict[str, str], workers: int) -> dict[int, int]:
-    """pid -> requests that worker had served before its first real one (/whoami), new connection each time."""
-    served: dict[int, int] = {}
+    """pid -> requests that worker had served before its first real one (support.first_requests)."""
     with spawn(["web", "--workers", str(workers)], env, EXAMPLE) as proc:
-        url = f"http://127.0.0.1:{env['PORT']}/whoami"
         # Ready: a 404 goes through no view, so it leaves the workers' counters alone.
         wait_http(f"http://127.0.0.1:{env['PORT']}/nothing-here", proc=proc)
-        for _ in range(40):
-            answer = http_get(url)
-            assert answer and answer[0] == 200, answer
-            data = json.loads(answer[1])
-            served.setdefault(data["pid"], data["served_before"])
-            if len(served) == workers:
-                break
-    return served
+        return support.first_requests(f"http://127.0.0.1:{env['PORT']}", workers, 40)
 
 
 def test_a_missing_gunicorn_config_file_is_a_configuration_error(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ Then the django-q2 and Flower workers: a task consumed through the ORM broker, F
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pid1_support import spawn_pid1
+import support
 from support import EXAMPLE, describe, example_env, free_port, http_get, run, spawn, wait_http, wait_until
 
 IN_FLIGHT = 12
@@ -90,19 +90,10 @@ def test_without_the_worker_warmup_the_first_request_is_cold(backend: str, extra
 
 
 def first_requests(env: dict[str, str], extra: list[str], processes: int) -> dict[int, int]:
-    """pid -> requests that process had served before its first /whoami (the test_warmup.py approach)."""
-    served: dict[int, int] = {}
+    """pid -> requests that process had served before its first /whoami (support.first_requests)."""
     with spawn(["web", *extra], env, EXAMPLE) as proc:
-        url = f"http://127.0.0.1:{env['PORT']}/whoami"
         wait_http(f"http://127.0.0.1:{env['PORT']}/nothing-here", proc=proc)  # a 404 counts nothing
-        for _ in range(40):
-            answer = http_get(url)
-            assert answer and answer[0] == 200, answer
-            data = json.loads(answer[1])
-            served.setdefault(data["pid"], data["served_before"])
-            if len(served) == processes:
-                break
-    return served
+        return support.first_requests(f"http://127.0.0.1:{env['PORT']}", processes, 40)
 
 
 # --- django-q2 and Flower ----------------------------------------------------------------------------------

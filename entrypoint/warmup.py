@@ -400,8 +400,9 @@ def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: 
     from entrypoint import waitfor
 
     if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
-        waitfor.check_port_free(launch.bind, "PORT, or --bind/--port in "
-                                f"PROD_ENTRY_PROCESS_{process.name.upper()}_ARGS")
+        # The bind may come from ARGS, the server's config file or its environment: show names which.
+        waitfor.check_port_free(launch.bind, f"PORT, or the bind that `prod-entry show {process.name}` traces to "
+                                "its origin")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
 

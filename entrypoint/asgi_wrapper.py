@@ -12,6 +12,10 @@ serves, at the moment worker_warmup.REPLAY_VAR says:
   server's loop (daphne's Twisted reactor has already installed one) is left as it was.
 
 A failed replay is logged, never fatal.
+
+With PROD_ENTRY_LOG_FORMAT=json the wrapper also serves JSON logs (jsonlog.py): once your app is loaded (and
+Django has applied the project's LOGGING) it makes the console handlers JSON, and, when
+jsonlog.WRAPPED_ACCESS_VAR names the server's access logger, it writes one access record per request itself.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from typing import Any
 
-from entrypoint import worker_warmup
+from entrypoint import jsonlog, worker_warmup
 from entrypoint.appclient import asgi_get
 from entrypoint.warmup import load_app
 
@@ -83,9 +88,62 @@ class Warmed:
         thread.join()
 
 
+class Accessed:
+    """One access record per HTTP request, with jsonlog's fields, written when the response is done."""
+
+    def __init__(self, inner: Any, logger: str) -> None:
+        import logging
+        import sys
+
+        self.inner = inner
+        self.log = logging.getLogger(logger)
+        # Not the server's own access logger (uvicorn writes its own lines once that has a handler): ours, on
+        # stdout as servers write access lines, not through the root logger and its level.
+        if not self.log.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(jsonlog.JsonFormatter())
+            self.log.addHandler(handler)
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def inner_send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, inner_send)
+        except Exception:
+            status = status or 500  # what the server answers for an app that raised before it responded
+            raise
+        finally:
+            headers = {name.decode("latin-1").lower(): value.decode("latin-1")
+                       for name, value in scope.get("headers", [])}
+            path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            if scope.get("query_string"):
+                path += "?" + scope["query_string"].decode("latin-1")
+            client = scope.get("client")
+            jsonlog.log_access(self.log, scope.get("method", "-"), path, status,
+                               (time.perf_counter() - started) * 1000, client[0] if client else None,
+                               headers.get("user-agent"), headers.get("x-request-id"))
+
+
 def _wrap(factory: bool) -> Warmed:
     lifespan = os.environ.get(worker_warmup.REPLAY_VAR, worker_warmup.LIFESPAN) == worker_warmup.LIFESPAN
-    warmed = Warmed(load_app(os.environ[worker_warmup.APP_VAR], factory=factory), lifespan)
+    inner = load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
+    if jsonlog.enabled():
+        jsonlog.configure()
+    if os.environ.get(jsonlog.WRAPPED_ACCESS_VAR):
+        inner = Accessed(inner, os.environ[jsonlog.WRAPPED_ACCESS_VAR])
+    warmed = Warmed(inner, lifespan)
     if not lifespan:
         warmed.replay_now()
     return warmed

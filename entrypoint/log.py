@@ -19,8 +19,9 @@ FORMATS = ("text", "json")
 
 class Logger:
     def __init__(self, fmt: str = "text", level: str = "info", process: str | None = None,
-                 redact: Callable[[str], str] = lambda text: text) -> None:
+                 redact: Callable[[str], str] = lambda text: text, name: str = "prod-entry") -> None:
         self.fmt = fmt
+        self.name = name  # the `logger` of JSON lines: prod-entry, or prod-entry.init for the PID-1 supervisor
         self.threshold = LEVELS[level]
         self.process = process
         self.redact = redact
@@ -37,7 +38,8 @@ class Logger:
 
             now = time.time()
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-            line = json.dumps({"time": stamp, "level": level, "message": message, "process": self.process})
+            line = json.dumps({"time": stamp, "level": level, "logger": self.name, "message": message,
+                               "process": self.process, "pid": os.getpid()})
         else:
             line = f"prod-entry: {message}" if level in ("debug", "info") else f"prod-entry: {level}: {message}"
         write(line + "\n")
@@ -87,12 +89,16 @@ def settings_error(env: Mapping[str, str]) -> str | None:
         return f"PROD_ENTRY_LOG_FORMAT={fmt!r} is not a log format: use text or json"
     if level not in LEVELS:
         return f"PROD_ENTRY_LOG_LEVEL={level!r} is not a log level: use one of {', '.join(LEVELS)}"
+    access = env.get("PROD_ENTRY_ACCESS_LOG", "").strip().lower()
+    if access and access not in ("0", "1", "false", "true", "no", "yes", "off", "on"):
+        return f"PROD_ENTRY_ACCESS_LOG={access!r} is not a switch: write 1 (access lines on) or 0 (off)"
     return None
 
 
 def from_env(env: Mapping[str, str] = os.environ, process: str | None = None,
-             redact: Callable[[str], str] = lambda text: text) -> Logger:
+             redact: Callable[[str], str] = lambda text: text, name: str = "prod-entry") -> Logger:
     """A logger configured from PROD_ENTRY_LOG_FORMAT / PROD_ENTRY_LOG_LEVEL (bad values fall back to the
     defaults here; `settings_error` reports them)."""
     fmt, level = _settings(env)
-    return Logger(fmt if fmt in FORMATS else "text", level if level in LEVELS else "info", process, redact)
+    process = process or env.get("PROD_ENTRY_LOG_PROCESS")  # in a server's process: what prod-entry exported
+    return Logger(fmt if fmt in FORMATS else "text", level if level in LEVELS else "info", process, redact, name)

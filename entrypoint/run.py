@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, warmup
+from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, server_logs, warmup
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.config import Environment, Process
 from entrypoint.errors import ConfigError, EntrypointError, ExecError, describe
@@ -41,6 +41,7 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     if selected in processes:
         process = processes[selected]
         launch = warmup.with_worker_warmup(process, env, plan(process, env, extra))
+        launch = server_logs.with_logs(process, env, launch)
         return Resolved(environment, selected, process, launch, processes, release_steps(process, processes, env))
     if name is None:
         why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
@@ -115,6 +116,7 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run
                               logger.info):
                 release.run(resolved.steps, logger.info)
     warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
+    server_logs.prepare(resolved.process, env, resolved.launch)
     return not_found
 
 

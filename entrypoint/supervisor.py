@@ -37,6 +37,7 @@ MODES = ("auto", "always", "never")
 # Read by the supervisor before anything else, so from the real environment only: a .env file is not read yet.
 INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGNAL_REWRITE", "PROD_ENTRY_EXIT_REMAP",
                  "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR")
+PROCESS_VAR = "PROD_ENTRY_LOG_PROCESS"  # jsonlog.PROCESS_VAR (not imported: the supervisor stays small)
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -61,7 +62,8 @@ class Settings:
         self.grace = DEFAULT_GRACE if self.stop_timeout is None else self.stop_timeout
         self.state_dir = state.state_dir(environ)
         self.draining_file = state.draining_file(environ)  # `prod-entry healthcheck` is not ready while it exists
-        self.log = log.from_env(environ)  # a bad PROD_ENTRY_LOG_* value is the child's to report
+        # A bad PROD_ENTRY_LOG_* value is the child's to report. The process name is start()'s guess from argv.
+        self.log = log.from_env(environ, environ.get(PROCESS_VAR), name="prod-entry.init")
 
 
 def parse_seconds(environ: Mapping[str, str], var: str) -> float | None:
@@ -124,6 +126,10 @@ def start() -> None:
     # `healthcheck` outside PID 1 is a probe run by `docker exec` every few seconds: it execs nothing, so
     # there is nothing to supervise even in `always` mode.
     probe = sys.argv[1:2] == ["healthcheck"]
+    # For the `process` of JSON lines, before the child resolves it: the NAME word, else the default process.
+    words = [word for word in sys.argv[1:] if not word.startswith("-")]
+    os.environ.setdefault(PROCESS_VAR, words[0].lower() if words else
+                          os.environ.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip().lower() or "web")
     try:
         settings = Settings(os.environ)
     except ConfigError as exc:

@@ -34,13 +34,20 @@ ASGI_WRAPPER = "entrypoint.asgi_wrapper"
 WSGI_WRAPPER = "entrypoint.wsgi_wrapper"
 
 
-def wrapped(launch: Launch, module: str, how: str) -> Launch:
-    """The Launch with its app word swapped for `module:app` (`module:factory` for a factory)."""
+def wrapped(launch: Launch, module: str, how: str | None, purpose: str = "warmup") -> Launch:
+    """The Launch with its app word swapped for `module:app` (`module:factory` for a factory); `how` is the
+    per-worker warmup it wires in, None for a wrapper for another `purpose` (JSON logs). Once only."""
     wrapper = f"{module}:{'factory' if is_factory(launch) else 'app'}"
+    if wrapper in launch.argv:
+        return launch._replace(worker_warmup=how or launch.worker_warmup)
     words = list(launch.words)
     at = next(i for i, word in enumerate(words) if i and word.text == launch.app)
-    words[at] = Word(wrapper, f"warmup wrapper serving {words[at].text} ({words[at].origin})")
-    return launch._replace(words=words, worker_warmup=how)
+    words[at] = Word(wrapper, f"{purpose} wrapper serving {words[at].text} ({words[at].origin})")
+    return launch._replace(words=words, worker_warmup=how or launch.worker_warmup)
+
+
+def is_wrapped(launch: Launch, module: str) -> bool:
+    return any(text.startswith(module + ":") for text in launch.argv[1:])
 
 
 def export_wrapped(launch: Launch, replay: str, logger: str) -> None:

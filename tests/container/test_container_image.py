@@ -152,3 +152,24 @@ def test_unknown_command_exits_127_with_one_clear_line(docker: Docker, image: st
     assert proc.returncode == 127, describe(proc)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-command" in lines[0] and "Traceback" not in proc.stderr, describe(proc)
+
+
+def test_json_logs_every_line_of_docker_logs(docker: Docker, image: str) -> None:
+    """PROD_ENTRY_LOG_FORMAT=json: after a request, one to a view that raises and a `docker stop`, every line
+    of `docker logs` (stdout and stderr) is one JSON record of the schema, the error one record."""
+    name, port = serving(docker, image, extra=("-e", "PROD_ENTRY_LOG_FORMAT=json", "-e", "PROD_ENTRY_LOG_LEVEL=debug"))
+    assert http_get(f"http://127.0.0.1:{port}/")[0] == 200
+    assert http_get(f"http://127.0.0.1:{port}/boom")[0] == 500
+    assert docker("stop", "-t", "10", name).returncode == 0
+    logs = docker("logs", name, check=True)
+    lines = [*logs.stdout.splitlines(), *logs.stderr.splitlines()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not JSON: {line!r}\n{describe(logs)}") from None
+    assert all({"time", "level", "logger", "message", "process", "pid"} <= r.keys() for r in records), describe(logs)
+    assert [r["exc_type"] for r in records if r.get("exc_type")] == ["RuntimeError"], describe(logs)
+    assert any(r.get("path") == "/boom" and r.get("status") == 500 for r in records), describe(logs)
+    docker.remove(name)

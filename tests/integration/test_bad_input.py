@@ -74,6 +74,8 @@ CASES = [
      "no group 'nosuchgroup'"),
     ("bad log format", {"PROD_ENTRY_LOG_FORMAT": "xml"}, ["command", "true"], 2, "PROD_ENTRY_LOG_FORMAT='xml'"),
     ("bad log level", {"PROD_ENTRY_LOG_LEVEL": "loud"}, ["command", "true"], 2, "PROD_ENTRY_LOG_LEVEL='loud'"),
+    ("bad access log switch", {"PROD_ENTRY_ACCESS_LOG": "maybe"}, ["command", "true"], 2,
+     "PROD_ENTRY_ACCESS_LOG='maybe' is not a switch"),
     ("app given to manage", {"PROD_ENTRY_PROCESS_MANAGE_APP": "x"}, ["manage", "check"], 2,
      "PROD_ENTRY_PROCESS_MANAGE_APP is set but backend manage takes no app"),
     ("dramatiq without app", {"PROD_ENTRY_PROCESS_DQ": "dramatiq"}, ["dq"], 2,

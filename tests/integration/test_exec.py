@@ -179,8 +179,9 @@ def test_json_logs():
     proc = run(["web"], env)
     assert proc.returncode == 2, describe(proc)
     record = json.loads(proc.stderr)
-    assert set(record) == {"time", "level", "message", "process"}
+    assert set(record) == {"time", "level", "logger", "message", "process", "pid"}
     assert record["level"] == "error" and record["process"] == "web" and "gunicron" in record["message"]
+    assert record["logger"] == "prod-entry" and isinstance(record["pid"], int)
 
 
 def test_bad_log_settings():

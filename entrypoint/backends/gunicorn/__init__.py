@@ -10,6 +10,7 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
+from entrypoint import argv, jsonlog
 from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
                                  port, process_var, program, user_words)
 from entrypoint.config import Process
@@ -17,7 +18,7 @@ from entrypoint.django_settings import application
 from entrypoint.errors import ConfigError, describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
-OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k")}
+OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",)}
 CONFIG = {"config": ("--config", "-c")}
 CMD_ARGS = "GUNICORN_CMD_ARGS"
 DEFAULT_FILE = "gunicorn.conf.py"  # gunicorn reads it from the working directory when no --config is given
@@ -208,3 +209,28 @@ def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
         os.environ[USER_CONFIG_VAR] = config
     else:
         os.environ.pop(USER_CONFIG_VAR, None)
+
+
+# --- logs: JSON through hook.py (its logger_class and accesslog), PROD_ENTRY_ACCESS_LOG --------------------
+
+LOGGER_CLASS = "entrypoint.backends.gunicorn.logs.JsonLogger"
+
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: hook.py's --config word (if the warmup did not add it already), which sets our logger class.
+    Text: gunicorn's own format; PROD_ENTRY_ACCESS_LOG=1 adds --access-logfile=- (gunicorn logs no access by
+    default), unless the user names an access log anywhere gunicorn reads one."""
+    if jsonlog.enabled(env):
+        if HOOK_WORD in launch.argv:
+            return None
+        origin = f"JSON logs hook (loads {user_config(env, launch) or 'no config file'})"
+        return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
+    given = argv.mentions(launch.argv, *OPTIONS["accesslog"]) or any(s.name == "accesslog" for s in launch.settings)
+    if jsonlog.access_setting(env) and not given:
+        return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])
+    return None
+
+
+def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
+    if HOOK_WORD in launch.argv:
+        prepare_worker_warmup(env, launch)  # hook.py loads the user's config file either way

@@ -1,5 +1,7 @@
 """A gunicorn config module (`--config=python:entrypoint.backends.gunicorn.hook`, added by prod-entry) whose
-`post_worker_init` replays the warmup requests in every worker, before it accepts its first connection.
+`post_worker_init` replays the warmup requests in every worker, before it accepts its first connection; with
+PROD_ENTRY_LOG_FORMAT=json it also sets gunicorn's logger class to ours (logs.py) and its access log to stdout,
+and makes the worker's root logger JSON once the app (and Django's LOGGING) has loaded.
 
 gunicorn reads a single config file, so this module first loads the user's own (named by
 PROD_ENTRY_GUNICORN_CONFIG: their --config, GUNICORN_CMD_ARGS's, or ./gunicorn.conf.py) and re-exports its
@@ -14,7 +16,8 @@ import os
 import runpy
 from typing import Any
 
-from entrypoint.backends.gunicorn import USER_CONFIG_VAR
+from entrypoint import jsonlog
+from entrypoint.backends.gunicorn import LOGGER_CLASS, USER_CONFIG_VAR
 
 _location = os.environ.get(USER_CONFIG_VAR)
 _theirs: dict[str, Any] = {}
@@ -30,8 +33,21 @@ if _location:
 
 _their_post_worker_init = _theirs.get("post_worker_init")
 
+if jsonlog.enabled():
+    if _theirs.get("logger_class") in (None, "gunicorn.glogging.Logger"):
+        logger_class = LOGGER_CLASS
+    else:  # theirs may format as it likes; ours would drop it
+        from entrypoint import log
+
+        log.from_env().warning(f"the gunicorn config file {_location} sets logger_class = "
+                               f"{_theirs['logger_class']!r}, kept: gunicorn's own lines are formatted by it")
+    if jsonlog.access_enabled() and not _theirs.get("accesslog"):
+        accesslog = "-"  # gunicorn's default is no access log; JSON logs have them unless PROD_ENTRY_ACCESS_LOG=0
+
 
 def post_worker_init(worker: Any) -> None:
+    if jsonlog.enabled():
+        jsonlog.configure()  # after the app loaded: Django has applied the project's LOGGING
     if callable(_their_post_worker_init):
         _their_post_worker_init(worker)
     replay(worker)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+import os
+from entrypoint import argv, jsonlog
 from entrypoint.backends import _common
 from entrypoint.backends import (WEB, Default, Launch, Word, defaults, extra_words, given_in_env, given_in_words, port,
                                  process_var, program, user_words)
@@ -60,3 +61,38 @@ def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
     _common.export_wrapped(launch, LIFESPAN, "uvicorn.error")
+
+
+# --- logs: JSON through --log-config (log_config.json beside this file) and the ASGI wrapper ---------------
+
+LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log_config.json")
+
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: `--log-config=.../log_config.json` (uvicorn's loggers and the root logger as JSON on stderr), and
+    the app served through the shared wrapper (asgi_wrapper.py or wsgi_wrapper.py), which makes the root
+    logger JSON again once Django has applied the project's LOGGING, and for ASGI writes the access records
+    (uvicorn's own have no duration, user agent or request id: --no-access-log). A --log-config of the
+    user's (ARGS or UVICORN_LOG_CONFIG) is theirs: nothing changes. Text: PROD_ENTRY_ACCESS_LOG=0 adds
+    --no-access-log unless the user chose (--access-log / --no-access-log / UVICORN_ACCESS_LOG)."""
+    texts = launch.argv
+    if jsonlog.enabled(env):
+        if argv.mentions(texts, "--log-config") or env.get("UVICORN_LOG_CONFIG"):
+            return None
+        asgi = launch.interface == "asgi"
+        launch = _common.wrapped(launch, _common.ASGI_WRAPPER if asgi else _common.WSGI_WRAPPER, None, "JSON logs")
+        added = [Word(f"--log-config={LOG_CONFIG}", "JSON logs")]
+        if asgi:
+            added.append(Word("--no-access-log", "JSON logs (the wrapper app writes access records)"))
+        return launch._replace(words=[*launch.words, *added])
+    chose = argv.mentions(texts, "--access-log", "--no-access-log") or env.get("UVICORN_ACCESS_LOG")
+    if jsonlog.access_setting(env) is False and not chose:
+        return launch._replace(words=[*launch.words, Word("--no-access-log", "PROD_ENTRY_ACCESS_LOG=0")])
+    return None
+
+
+def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
+    if _common.is_wrapped(launch, _common.ASGI_WRAPPER) or _common.is_wrapped(launch, _common.WSGI_WRAPPER):
+        _common.export_wrapped(launch, LIFESPAN, "uvicorn.error")
+    if jsonlog.enabled(env) and jsonlog.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        os.environ[jsonlog.WRAPPED_ACCESS_VAR] = jsonlog.ACCESS_LOGGER

@@ -51,7 +51,8 @@ class Plan:
     idle_seconds: float = 60.0  # figure 6
     ready_runs: int = 10  # figure 7, per server
     first_request_runs: int = 5  # figure 8, per server
-    steady_requests: int = 50  # figure 8, after the first
+    warm_requests: int = 3  # figure 8, after the first, per run
+    request_idle: float = 1.0  # figure 8: seconds of idle before each request
     in_flight: int = 200  # figure 9
     drain_runs: int = 3  # figure 9, per init
     slow_seconds: float = 3.0  # figure 9: how long each in-flight request takes
@@ -66,7 +67,8 @@ class Plan:
     @classmethod
     def smoke_plan(cls) -> Plan:
         return cls(smoke=True, startup_runs=1, memory_runs=1, signals=20, orphans=100, reap_runs=1,
-                   idle_seconds=1.0, ready_runs=1, first_request_runs=1, steady_requests=3, in_flight=20,
+                   idle_seconds=1.0, ready_runs=1, first_request_runs=1, warm_requests=1,
+                   request_idle=0.05, in_flight=20,
                    drain_runs=1, slow_seconds=1.0, late_window=0.3)
 
 

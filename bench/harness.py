@@ -4,6 +4,8 @@ process trees and a bare HTTP client. Figures build a `Figure` and return its di
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import http.client
 import os
 import shutil
@@ -49,7 +51,8 @@ class Plan:
     idle_seconds: float = 60.0  # figure 6
     ready_runs: int = 10  # figure 7, per server
     first_request_runs: int = 5  # figure 8, per server
-    steady_requests: int = 50  # figure 8, after the first
+    warm_requests: int = 3  # figure 8, after the first, per run
+    request_idle: float = 1.0  # figure 8: seconds of idle before each request
     in_flight: int = 200  # figure 9
     drain_runs: int = 3  # figure 9, per init
     slow_seconds: float = 3.0  # figure 9: how long each in-flight request takes
@@ -64,7 +67,8 @@ class Plan:
     @classmethod
     def smoke_plan(cls) -> Plan:
         return cls(smoke=True, startup_runs=1, memory_runs=1, signals=20, orphans=100, reap_runs=1,
-                   idle_seconds=1.0, ready_runs=1, first_request_runs=1, steady_requests=3, in_flight=20,
+                   idle_seconds=1.0, ready_runs=1, first_request_runs=1, warm_requests=1,
+                   request_idle=0.05, in_flight=20,
                    drain_runs=1, slow_seconds=1.0, late_window=0.3)
 
 
@@ -202,6 +206,66 @@ def time_commands(commands: Sequence[Command], runs: int) -> dict[str, list[floa
         for command in commands:
             samples[command.name].append(time_once(command.argv, command.env, command.cwd))
     return samples
+
+
+# --- prod-entry as the image installs it ----------------------------------------------------------------
+
+WHEEL_CACHE = ROOT / ".cache" / "bench"
+
+
+def source_digest() -> str:
+    """A digest of everything that goes into prod-entry's wheel, so that a cached install is never stale."""
+    digest = hashlib.sha256()
+    for path in sorted([ROOT / "pyproject.toml", *(ROOT / "entrypoint").rglob("*")]):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def wheel_install() -> Path:
+    """The bin directory of a virtualenv holding prod-entry as the Dockerfile installs it: `pip wheel` of this
+    source tree and its requirements, `pip install --no-index` from those wheels (pip compiles every module to
+    bytecode as it installs, whatever PYTHONDONTWRITEBYTECODE says), then pip and setuptools removed (their
+    .pth file would be imported by every start). Cached under .cache/bench/ by a digest of the source; old
+    digests are left there (a few MB each) for whoever cleans .cache/."""
+    target = WHEEL_CACHE / f"wheel-{source_digest()}"
+    venv_bin = target / "venv" / "bin"
+    done = target / "installed"
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    # Built in place (a virtualenv's scripts name their interpreter by absolute path, so it cannot be moved),
+    # under a lock: two bench runs at once would otherwise build into the same directory.
+    with open(WHEEL_CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return venv_bin
+        shutil.rmtree(target, ignore_errors=True)  # a build that was interrupted
+        # The same interpreter as the bench's own virtualenv, so that `python -c pass` is the same program.
+        base = getattr(sys, "_base_executable", sys.executable)
+        steps = [
+            [PYTHON, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--wheel-dir",
+             str(target / "wheels"), str(ROOT)],
+            [base, "-m", "venv", str(target / "venv")],
+            [str(venv_bin / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links",
+             str(target / "wheels"), "prod-entry"],
+            [str(venv_bin / "pip"), "uninstall", "-q", "--yes", "pip", "setuptools"],
+        ]
+        for step in steps:
+            proc = subprocess.run(step, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                last = ((proc.stdout + proc.stderr).strip().splitlines() or ["no output"])[-1]
+                raise BenchError(f"installing prod-entry's wheel: `{' '.join(step)}` exited {proc.returncode}: "
+                                 f"{last[:300]}")
+        done.touch()
+    return venv_bin
+
+
+def loaded_from_source(argv: Sequence[str], env: Mapping[str, str], package: str) -> list[str]:
+    """The modules of `package` that a run of argv compiled from source instead of loading cached bytecode
+    (`python -v` names the file each code object comes from)."""
+    proc = subprocess.run([argv[0], "-v", *argv[1:]], env=dict(env), capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    return [line.split("from ", 1)[1] for line in proc.stderr.splitlines()
+            if line.startswith("# code object from ") and f"/{package}/" in line and line.endswith(".py")]
 
 
 # --- processes ------------------------------------------------------------------------------------------

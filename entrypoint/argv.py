@@ -9,7 +9,6 @@ A JSON array is used verbatim; a plain string is split like a shell would.
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from collections.abc import Iterable, Sequence
@@ -23,6 +22,8 @@ def parse(text: str) -> dict[str, object] | list[str]:
     """ARGS text -> a dict (JSON object) or a list of words (JSON array, or a shell-like string)."""
     stripped = text.strip()
     if stripped[:1] in ("{", "[", '"'):
+        import json  # here and below: shell-like ARGS and no ARGS at all, the common case, need no json (~2 ms)
+
         try:
             value = json.loads(stripped)
         except json.JSONDecodeError as exc:
@@ -58,6 +59,8 @@ def _word(item: object, where: str) -> str:
     if _not_finite(item):
         raise ArgsError(f"{where} is {_FINITE}")
     if isinstance(item, bool) or item is None or isinstance(item, (dict, list)):
+        import json
+
         raise ArgsError(f"{where} is {json.dumps(item)}: array items must be strings or numbers")
     if not isinstance(item, (str, int, float)):
         raise ArgsError(f"{where} is not a string or number")
@@ -76,6 +79,8 @@ def _check_option(key: str, value: object) -> None:
             if _not_finite(item):
                 raise ArgsError(f"value of {key!r} holds a value that is {_FINITE}")
             if isinstance(item, (bool, dict, list)) or item is None:
+                import json
+
                 raise ArgsError(f"value of {key!r} holds {json.dumps(item)}: list items must be strings or numbers")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 from collections.abc import Mapping, MutableMapping
 from typing import NamedTuple
 
@@ -86,6 +85,8 @@ def _needed(program: str | None) -> list[tuple[str, str, int]]:
     """(what, path, access mode) of everything the process still needs after the drop: the paths as they
     will be opened (modules through sys.path, the program through PATH), symlinks and all. A Python under
     /root (pyenv's default) would otherwise end in `ModuleNotFoundError: No module named 'socket'`."""
+    import shutil  # here: only a start that drops privileges needs it (shutil costs ~3 ms: bz2, lzma, fnmatch)
+
     read = os.R_OK | os.X_OK
     needed = [("Python's standard library", os.path.dirname(os.path.abspath(os.__file__)), read),
               ("prod-entry's modules", os.path.dirname(os.path.abspath(__file__)), read)]
@@ -111,6 +112,8 @@ def _shebang(path: str) -> str | None:
     if not words:
         return None
     if os.path.basename(words[0]) == "env":
+        import shutil
+
         name = next((w for w in words[1:] if not w.startswith("-")), None)
         found = shutil.which(name) if name else None
         return os.path.abspath(found) if found else None

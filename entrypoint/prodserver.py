@@ -9,7 +9,6 @@ supervisor: run.definitions() is the one caller.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -175,6 +174,8 @@ def backend(path: str, where: str, name: str) -> Mapped:
 
 def _args(value: object, where: str) -> dict[str, object] | list[str]:
     """ARGS through prod-entry's own ARGS rules: a dict, a list of words, or a string split like a shell."""
+    import json  # here: only PRODUCTION_PROCESSES in Django settings come through (json costs ~2 ms)
+
     if isinstance(value, tuple):
         value = list(value)
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -184,6 +183,8 @@ class Step(NamedTuple):
 def run(steps: Sequence[Step], log: Callable[[str], None]) -> None:
     """Each step to completion, in order, its output passed through. TERM/INT reach the running step and end
     the start with 128+N; a failing step ends it with its own status (StepFailed)."""
+    import subprocess  # here: every start imports this module, few have steps (subprocess costs ~4 ms)
+
     for number, step in enumerate(steps, 1):
         name = f"step {number}/{len(steps)} ({step.text})"
         log(f"release steps: {name} started")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import select
 import signal
@@ -83,6 +82,8 @@ def stoppable(phase: str) -> Iterator[None]:
 
 def warm(plan: Plan, log: Callable[[str], None]) -> Target:
     """Run the warmup in a child; return the Target it used (for the worker hook). Raises WarmupError."""
+    import json  # here and in _child: a start without warmup (any non-web process) needs no json
+
     from entrypoint.appclient import Target
 
     started = time.monotonic()
@@ -143,6 +144,8 @@ def _describe(status: int) -> str:
 # --- in the child ---------------------------------------------------------------------------------------
 
 def _child(plan: Plan, fd: int) -> None:
+    import json
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     out = os.fdopen(fd, "w")

@@ -9,7 +9,6 @@ requests passed before exec, and a worker that cannot warm up can still serve.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -37,12 +36,16 @@ class WorkerPlan(NamedTuple):
 
 
 def export(paths: list[str], target: Target) -> None:
+    import json  # here and in load: every start imports this module (through backends._common), few warm up
+
     os.environ[PLAN_VAR] = json.dumps({"paths": paths, "host": target.host, "port": target.port,
                                        "scheme": target.scheme, "headers": target.headers})
 
 
 def load() -> WorkerPlan | None:
     """The plan prod-entry exported before exec, or None (warmup off, or a server started by hand)."""
+    import json
+
     from entrypoint.appclient import Target
 
     plan = json.loads(os.environ.get(PLAN_VAR) or "null")

@@ -30,6 +30,7 @@ SERVERS = {
     "gunicorn-gthread": {"PROD_ENTRY_PROCESS_WEB": "gunicorn",
                          "PROD_ENTRY_PROCESS_WEB_ARGS": "--worker-class=gthread --threads=4"},
     "uvicorn": {"PROD_ENTRY_PROCESS_WEB": "uvicorn"},
+    "hypercorn": {"PROD_ENTRY_PROCESS_WEB": "hypercorn"},
 }
 
 
@@ -146,7 +147,7 @@ def test_every_line_is_one_json_record(started, server: str) -> None:
     assert [r["path"] for r in access if r["path"].startswith("/whoami")] == ["/whoami?token=****"], access
 
 
-@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn"])
+@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn", "hypercorn"])
 def test_access_log_off_for_every_server(started, server: str) -> None:
     proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_LOG_FORMAT="json", PROD_ENTRY_ACCESS_LOG="0")
     assert get(f"{base}/") == 200
@@ -177,12 +178,14 @@ def test_text_keeps_each_servers_own_format(started, server: str) -> None:
     assert own in text, text
 
 
-def test_gunicorn_text_access_log_on(started) -> None:
-    """gunicorn logs no access by default; PROD_ENTRY_ACCESS_LOG=1 gives its own (Apache) lines on stdout."""
-    proc, captured, base = serve(started, SERVERS["gunicorn-sync"], PROD_ENTRY_ACCESS_LOG="1")
+@pytest.mark.parametrize("server, line", [("gunicorn-sync", '"GET / HTTP/1.1" 200'), ("hypercorn", '"GET / 1.1" 200')])
+def test_text_access_log_on(started, server: str, line: str) -> None:
+    """gunicorn and hypercorn log no access by default; PROD_ENTRY_ACCESS_LOG=1 gives their own (Apache) lines
+    on stdout."""
+    proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_ACCESS_LOG="1")
     assert get(f"{base}/", **{"User-Agent": "json-logs-test"}) == 200
     stop(proc, captured)
-    assert '"GET / HTTP/1.1" 200' in captured.out.read_text(), captured.text()
+    assert line in captured.out.read_text(), captured.text()
 
 
 def test_the_projects_own_console_format_is_kept(started) -> None:

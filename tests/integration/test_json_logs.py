@@ -33,6 +33,7 @@ SERVERS = {
     "hypercorn": {"PROD_ENTRY_PROCESS_WEB": "hypercorn"},
     "granian-wsgi": {"PROD_ENTRY_PROCESS_WEB": "granian"},
     "granian-asgi": {"PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_PROCESS_WEB_ARGS": "--interface=asgi --workers=2"},
+    "waitress": {"PROD_ENTRY_PROCESS_WEB": "waitress"},
 }
 
 
@@ -149,7 +150,7 @@ def test_every_line_is_one_json_record(started, server: str) -> None:
     assert [r["path"] for r in access if r["path"].startswith("/whoami")] == ["/whoami?token=****"], access
 
 
-@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn", "hypercorn", "granian-wsgi"])
+@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn", "hypercorn", "granian-wsgi", "waitress"])
 def test_access_log_off_for_every_server(started, server: str) -> None:
     proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_LOG_FORMAT="json", PROD_ENTRY_ACCESS_LOG="0")
     assert get(f"{base}/") == 200

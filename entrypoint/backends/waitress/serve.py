@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 log = logging.getLogger("waitress")
@@ -27,7 +28,14 @@ def serve(app: Any, **kw: Any) -> None:
     from waitress import wasyncore
     from waitress.server import MultiSocketServer, create_server
 
-    logging.basicConfig()  # as waitress.serve() does
+    from entrypoint import jsonlog
+
+    if jsonlog.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
+        jsonlog.configure()
+        if jsonlog.access_enabled():
+            app = Accessed(app)
+    else:
+        logging.basicConfig()  # as waitress.serve() does
     replay_warmup(app)
     server = create_server(app, **kw)
     server.print_listen("Serving on http://{}:{}")
@@ -80,6 +88,63 @@ def drain(socket_map: dict, adj: Any) -> None:
             if not channel.requests and not channel.total_outbufs_len:
                 channel.will_close = True
         wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=socket_map, use_poll=adj.asyncore_use_poll, count=1)
+
+
+class Accessed:
+    """One JSON access record per request (waitress writes none of its own), once the response is sent: when
+    waitress closes the body, as WSGI servers do."""
+
+    def __init__(self, app: Any) -> None:
+        from entrypoint import jsonlog
+
+        self.app = app
+        self.log = logging.getLogger(jsonlog.ACCESS_LOGGER)
+        if not self.log.handlers:  # on stdout as servers write access lines, not through the root logger's level
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(jsonlog.JsonFormatter())
+            self.log.addHandler(handler)
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        started = time.perf_counter()
+        status: list[int | None] = [None]
+
+        def start(line: str, headers: list, *exc_info: Any) -> Any:
+            code = line.split(None, 1)[0]
+            status[0] = int(code) if code.isdigit() else None
+            return start_response(line, headers, *exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except Exception:
+            self.record(environ, status[0] or 500, started)  # waitress answers 500 for an app that raised
+            raise
+        return _Body(body, lambda: self.record(environ, status[0], started))
+
+    def record(self, environ: dict, status: int | None, started: float) -> None:
+        from entrypoint import jsonlog
+
+        jsonlog.log_access(self.log, environ.get("REQUEST_METHOD", "-"), environ.get("REQUEST_URI") or
+                           environ.get("PATH_INFO", ""), status, (time.perf_counter() - started) * 1000,
+                           environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"), environ.get("HTTP_X_REQUEST_ID"))
+
+
+class _Body:
+    """The app's response body, unchanged, with `done` called once when waitress closes it."""
+
+    def __init__(self, body: Any, done: Any) -> None:
+        self.body, self.done = body, done
+
+    def __iter__(self) -> Any:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
 
 
 def replay_warmup(app: Any) -> None:

@@ -34,6 +34,7 @@ SERVERS = {
     "granian-wsgi": {"PROD_ENTRY_PROCESS_WEB": "granian"},
     "granian-asgi": {"PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_PROCESS_WEB_ARGS": "--interface=asgi --workers=2"},
     "waitress": {"PROD_ENTRY_PROCESS_WEB": "waitress"},
+    "daphne": {"PROD_ENTRY_PROCESS_WEB": "daphne"},
 }
 
 
@@ -150,7 +151,7 @@ def test_every_line_is_one_json_record(started, server: str) -> None:
     assert [r["path"] for r in access if r["path"].startswith("/whoami")] == ["/whoami?token=****"], access
 
 
-@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn", "hypercorn", "granian-wsgi", "waitress"])
+@pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn", "hypercorn", "granian-wsgi", "waitress", "daphne"])
 def test_access_log_off_for_every_server(started, server: str) -> None:
     proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_LOG_FORMAT="json", PROD_ENTRY_ACCESS_LOG="0")
     assert get(f"{base}/") == 200
@@ -161,13 +162,17 @@ def test_access_log_off_for_every_server(started, server: str) -> None:
     assert [r["exc_type"] for r in records if r.get("exc_type")] == ["RuntimeError"], captured.text()
 
 
-def test_uvicorn_text_access_log_off(started) -> None:
-    """Text: uvicorn's own format, and PROD_ENTRY_ACCESS_LOG=0 is its --no-access-log."""
-    proc, captured, base = serve(started, SERVERS["uvicorn"], PROD_ENTRY_ACCESS_LOG="0")
+@pytest.mark.parametrize("server, own, access", [("uvicorn", "Uvicorn running on", '"GET / HTTP/1.1" 200'),
+                                                  ("daphne", "", '"GET /" 200')])
+def test_text_access_log_off(started, server: str, own: str, access: str) -> None:
+    """Text: the server's own format, and PROD_ENTRY_ACCESS_LOG=0 turns off the access lines it writes by
+    default (uvicorn's --no-access-log; daphne's to /dev/null). (daphne's own info lines are not checked: the
+    example project's LOGGING sets the root level to WARNING, and daphne logs through the root.)"""
+    proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_ACCESS_LOG="0")
     assert get(f"{base}/") == 200
     stop(proc, captured)
-    assert "Uvicorn running on" in captured.text()
-    assert '"GET / HTTP/1.1" 200' not in captured.text(), captured.text()
+    assert own in captured.text()
+    assert access not in captured.text(), captured.text()
 
 
 @pytest.mark.parametrize("server", ["gunicorn-sync", "uvicorn"])

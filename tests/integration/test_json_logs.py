@@ -234,3 +234,25 @@ def test_celery_worker(started, redis_url: str) -> None:
     assert lines[0] == "Traceback (most recent call last):" and lines[-1].startswith("TypeError: "), errors
     assert any(r["message"] == "worker: Warm shutdown (MainProcess)" for r in records), captured.text()
     assert {"prod-entry", "prod-entry.init"} <= {r["logger"] for r in records}
+
+
+def test_uwsgi_app_records_are_json(started) -> None:
+    """uWSGI's own lines are text (written from C), but the app's logging in each worker is JSON: /boom is one
+    record holding the whole traceback, never a traceback across lines; PROD_ENTRY_ACCESS_LOG=0 is
+    --disable-logging (no request lines)."""
+    proc, captured, base = serve(started, {"PROD_ENTRY_PROCESS_WEB": "uwsgi", "PROD_ENTRY_PROCESS_WEB_ARGS":
+                                           "--processes=2"}, PROD_ENTRY_LOG_FORMAT="json", PROD_ENTRY_ACCESS_LOG="0")
+    assert get(f"{base}/") == 200
+    assert get(f"{base}/boom") == 500
+    stop(proc, captured)
+    text = captured.text()
+    records = [json.loads(line) for _, line in captured.lines() if line.startswith("{")]
+    assert all(REQUIRED <= r.keys() for r in records), text
+    errors = [r for r in records if r.get("exc_type")]
+    assert len(errors) == 1 and errors[0]["logger"] == "django.request", text
+    lines = errors[0]["exc_text"].splitlines()
+    assert lines[0] == "Traceback (most recent call last):", errors
+    assert lines[-1] == "RuntimeError: the example app's /boom view always fails", errors
+    assert "Traceback" not in "\n".join(line for _, line in captured.lines() if not line.startswith("{")), text
+    assert "*** Starting uWSGI" in text, text  # uWSGI's own, text
+    assert "GET /boom =>" not in text, text  # uWSGI's request line format

@@ -1,6 +1,6 @@
 """PROD_ENTRY_LOG_FORMAT=json: every line the real servers write, on stdout and on stderr, is one JSON object of
-one schema (prod-entry, its supervisor, gunicorn's master and workers, uvicorn, a Celery worker and the Django
-app inside them); a view that raises is one error record holding the whole traceback; access records carry
+one schema (prod-entry, its supervisor, gunicorn's master and workers, uvicorn, hypercorn, granian, waitress,
+daphne, a Celery worker and the Django app inside them; under uWSGI the app's records, uWSGI's own being text); a view that raises is one error record holding the whole traceback; access records carry
 their fields; PROD_ENTRY_ACCESS_LOG=0 turns them off; a project's own console format is kept; text is unchanged."""
 
 from __future__ import annotations

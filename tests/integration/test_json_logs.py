@@ -256,3 +256,32 @@ def test_uwsgi_app_records_are_json(started) -> None:
     assert "Traceback" not in "\n".join(line for _, line in captured.lines() if not line.startswith("{")), text
     assert "*** Starting uWSGI" in text, text  # uWSGI's own, text
     assert "GET /boom =>" not in text, text  # uWSGI's request line format
+
+
+def test_flower(started, redis_url: str) -> None:
+    """Flower (tornado, run by celery's CLI): every line JSON, and access records, which Flower writes none of."""
+    port = free_port()
+    proc, captured = started(["flower"], PROD_ENTRY_PROCESS_FLOWER="flower", PORT=str(port),
+                             PROD_ENTRY_INIT="always", PROD_ENTRY_LOG_LEVEL="debug", PROD_ENTRY_LOG_FORMAT="json",
+                             CELERY_BROKER_URL=redis_url, DJANGO_SECRET_KEY=SECRET)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthcheck", 30)
+    except AssertionError:
+        pytest.fail(f"flower never answered (exit {proc.poll()})\n{captured.text()}")
+    assert get(f"{base}/healthcheck", **{"X-Request-ID": "req-f1", "User-Agent": "json-logs-test"}) == 200
+    assert get(f"{base}/no-such-page?token={SECRET}") == 404
+    # tornado writes the record after the response: TERM (Flower's handler exits at once) must not overtake it
+    wait_until(lambda: "no-such-page" in captured.out.read_text(), 10, what=f"the 404's record\n{captured.text()}")
+    stop(proc, captured)
+    records = captured.records()
+    text = captured.text()
+    assert SECRET not in text
+    assert {r["process"] for r in records} == {"flower"}, text
+    assert any(r["logger"].startswith("flower") for r in records), text
+    access = [r for r in records if "method" in r]
+    assert all(ACCESS <= r.keys() and r["duration_ms"] >= 0 for r in access), access
+    ours = [r for r in access if r["request_id"] == "req-f1"]
+    assert len(ours) == 1 and ours[0]["path"] == "/healthcheck" and ours[0]["status"] == 200, access
+    assert ours[0]["user_agent"] == "json-logs-test" and ours[0]["remote"] == "127.0.0.1", access
+    assert [r["status"] for r in access if r["path"] == "/no-such-page?token=****"] == [404], access

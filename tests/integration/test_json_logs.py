@@ -285,3 +285,26 @@ def test_flower(started, redis_url: str) -> None:
     assert len(ours) == 1 and ours[0]["path"] == "/healthcheck" and ours[0]["status"] == 200, access
     assert ours[0]["user_agent"] == "json-logs-test" and ours[0]["remote"] == "127.0.0.1", access
     assert [r["status"] for r in access if r["path"] == "/no-such-page?token=****"] == [404], access
+
+
+def test_django_q2_cluster(started, tmp_path: Path) -> None:
+    """A django-q2 cluster (its own processes, forked): every line JSON, its records among them."""
+    env = {"EXAMPLE_DJANGO_Q": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}"}
+    migrate = subprocess.run([PROD_ENTRY, "manage", "migrate", "--noinput"], env=example_env(**env), cwd=EXAMPLE,
+                             capture_output=True, text=True, timeout=120)
+    assert migrate.returncode == 0, migrate.stderr
+    proc, captured = started(["tasks"], PROD_ENTRY_PROCESS_TASKS="django-q2", PROD_ENTRY_INIT="always",
+                             PROD_ENTRY_LOG_LEVEL="debug", PROD_ENTRY_LOG_FORMAT="json", DJANGO_LOG_LEVEL="INFO",
+                             **env)
+    send = ("import django; django.setup(); from django_q.tasks import async_task, result; "
+            "print(result(async_task('operator.add', 2, 3), wait=30000))")
+    sent = subprocess.run([sys.executable, "-c", send], env=example_env(**env), cwd=EXAMPLE, capture_output=True,
+                          text=True, timeout=60)
+    assert sent.stdout.strip() == "5", f"{sent.stderr}\n{captured.text()}"
+    wait_until(lambda: "Processed" in captured.err.read_text(), 30, what=f"the task's record\n{captured.text()}")
+    stop(proc, captured)
+    assert proc.returncode == 0, captured.text()
+    records = captured.records()
+    assert {r["process"] for r in records} == {"tasks"}, captured.text()
+    assert any(r["logger"] == "django-q" and "Processed" in r["message"] for r in records), captured.text()
+    assert {"prod-entry", "prod-entry.init"} <= {r["logger"] for r in records}

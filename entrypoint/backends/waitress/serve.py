@@ -10,6 +10,8 @@ waitress's own runner, so every waitress-serve option works unchanged. Two diffe
   no bound of its own: PROD_ENTRY_STOP_TIMEOUT or the orchestrator's KILL bound it.
 - the warmup requests (the plan prod-entry exports) are replayed against the app, in this process, before
   it binds: the pre-exec warmup ran in another process, which exec replaced.
+- with PROD_ENTRY_LOG_FORMAT=json the process's console logging is JSON (set up once the app has loaded, in
+  place of waitress's logging.basicConfig()), and Accessed writes the access records waitress has none of.
 """
 
 from __future__ import annotations
@@ -120,7 +122,16 @@ class Accessed:
         except Exception:
             self.record(environ, status[0] or 500, started)  # waitress answers 500 for an app that raised
             raise
-        return _Body(body, lambda: self.record(environ, status[0], started))
+        from waitress.buffers import ReadOnlyFileBasedBuffer
+
+        if isinstance(body, ReadOnlyFileBasedBuffer):  # wsgi.file_wrapper: waitress sends the file itself, later;
+            self.record(environ, status[0], started)  # wrapping it would lose that, so the record is written now
+            return body
+
+        def done() -> None:
+            self.record(environ, status[0], started)
+
+        return _SizedBody(body, done) if hasattr(body, "__len__") else _Body(body, done)
 
     def record(self, environ: dict, status: int | None, started: float) -> None:
         from entrypoint import jsonlog
@@ -145,6 +156,13 @@ class _Body:
                 self.body.close()
         finally:
             self.done()
+
+
+class _SizedBody(_Body):
+    """A body with a length (a list of chunks): waitress sets Content-Length from a one-chunk body's length."""
+
+    def __len__(self) -> int:
+        return len(self.body)
 
 
 def replay_warmup(app: Any) -> None:

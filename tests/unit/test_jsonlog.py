@@ -157,3 +157,15 @@ def test_hypercorn_granian_daphne_uwsgi_words() -> None:
     assert uwsgi.count("--import=entrypoint.backends.uwsgi.hook") == 1  # the warmup's and the logs' hook: once
     assert "--disable-logging" in wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "uwsgi", "PROD_ENTRY_ACCESS_LOG": "0"},
                                         "web")
+
+
+@pytest.mark.usefixtures("in_example")
+def test_flower_and_django_q2_runner_words() -> None:
+    flower = {**DJANGO, "PROD_ENTRY_PROCESS_FLOWER": "flower"}
+    assert wired(flower, "flower")[:2] == ["--app=example", "flower"]  # text: celery's own CLI, unchanged
+    assert wired({**flower, "PROD_ENTRY_LOG_FORMAT": "json"}, "flower")[:4] == \
+        ["-m", "entrypoint.backends.flower", "--app=example", "flower"]
+    tasks = {**DJANGO, "PROD_ENTRY_PROCESS_TASKS": "django-q2"}
+    assert wired(tasks, "tasks") == ["manage.py", "qcluster"]
+    assert wired({**tasks, "PROD_ENTRY_LOG_FORMAT": "json"}, "tasks") == \
+        ["-m", "entrypoint.backends.django_q2", "manage.py", "qcluster"]

@@ -37,6 +37,10 @@ SERVERS = {
     "daphne": {"PROD_ENTRY_PROCESS_WEB": "daphne"},
 }
 
+# Servers whose every worker must have started before TERM: granian (like uWSGI, below) can wait forever for a
+# worker that the shutdown reached while it was still starting (seen: still running 30 s after TERM).
+STARTED = {"granian-asgi": ("Started worker-", 2)}
+
 
 class Captured:
     """A process's stdout and stderr, each in its own file (never merged, so no two writers share a pipe)."""
@@ -117,6 +121,10 @@ def serve(started, server: dict[str, str], **env: str) -> tuple[subprocess.Popen
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_every_line_is_one_json_record(started, server: str) -> None:
     proc, captured, base = serve(started, SERVERS[server], PROD_ENTRY_LOG_FORMAT="json")
+    if server in STARTED:
+        line, count = STARTED[server]
+        wait_until(lambda: captured.err.read_text().count(line) == count, 30, what=f"{count} workers\n"
+                   f"{captured.text()}")
     assert get(f"{base}/", **{"X-Request-ID": "req-7f3a", "User-Agent": "json-logs-test"}) == 200
     assert get(f"{base}/boom") == 500
     assert get(f"{base}/whoami?token={SECRET}") == 200
@@ -242,6 +250,9 @@ def test_uwsgi_app_records_are_json(started) -> None:
     --disable-logging (no request lines)."""
     proc, captured, base = serve(started, {"PROD_ENTRY_PROCESS_WEB": "uwsgi", "PROD_ENTRY_PROCESS_WEB_ARGS":
                                            "--processes=2"}, PROD_ENTRY_LOG_FORMAT="json", PROD_ENTRY_ACCESS_LOG="0")
+    # Both workers up before TERM: a graceful shutdown that reaches a worker still in its postfork functions
+    # can leave uWSGI waiting for it (seen: still running 30 s after TERM).
+    wait_until(lambda: captured.err.read_text().count("warmed up") == 2, 30, what=f"both workers\n{captured.text()}")
     assert get(f"{base}/") == 200
     assert get(f"{base}/boom") == 500
     stop(proc, captured)

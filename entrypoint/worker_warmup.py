@@ -75,10 +75,17 @@ def server_log() -> Log:
     if logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
         return Log(logger.info, logger.warning)
 
-    def write(message: str, *args: object) -> None:
-        print(message % args, file=sys.stderr, flush=True)
+    from entrypoint import jsonlog
 
-    return Log(write, write)
+    def writer(level: str) -> Callable[..., None]:
+        def write(message: str, *args: object) -> None:
+            if jsonlog.enabled():  # a server that sets up its logging only after the app's startup (hypercorn)
+                jsonlog.say(level, logger.name, message % args)
+            else:
+                print(message % args, file=sys.stderr, flush=True)
+        return write
+
+    return Log(writer("info"), writer("warning"))
 
 
 def _failed(log: Log, path: str, status: int | None, exc: Exception | None) -> bool:

@@ -11,9 +11,10 @@ before it listens. So the app word becomes the shared ASGI wrapper, which replay
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+from entrypoint import argv, jsonlog
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
@@ -49,3 +50,35 @@ def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
     _common.export_wrapped(launch, IMPORT, "daphne")
+
+
+# --- logs: daphne's root handler made JSON by the ASGI wrapper, which also writes the access records --------
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: `--log-fmt=%(message)s`, so that the root handler daphne's logging.basicConfig installs has no
+    format of its own and the shared ASGI wrapper (the app word, as for the warmup) makes it JSON as daphne
+    imports it, before daphne logs "Starting server at"; the wrapper writes the access records, and daphne's
+    own text access lines (stdout at the default verbosity) go to `--access-log=/dev/null`. A --log-fmt or
+    --access-log of the user's is kept. Text: PROD_ENTRY_ACCESS_LOG=0 is that `--access-log=/dev/null` (daphne
+    has no switch to turn them off but -v 0, which also hides its info lines)."""
+    texts = launch.argv
+    theirs = argv.mentions(texts, "--access-log")
+    added = []
+    if jsonlog.enabled(env):
+        launch = _common.wrapped(launch, _common.ASGI_WRAPPER, None, "JSON logs")
+        if not argv.mentions(texts, "--log-fmt"):
+            added.append(Word("--log-fmt=%(message)s", "JSON logs (the wrapper app formats daphne's lines)"))
+        if not theirs:
+            added.append(Word("--access-log=/dev/null", "JSON logs (the wrapper app writes access records)"))
+    elif jsonlog.access_setting(env) is False and not theirs:
+        added.append(Word("--access-log=/dev/null", "PROD_ENTRY_ACCESS_LOG=0"))
+    if not added:
+        return None
+    return launch._replace(words=[launch.words[0], *added, *launch.words[1:]])
+
+
+def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
+    if _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        _common.export_wrapped(launch, IMPORT, "daphne")
+    if jsonlog.enabled(env) and jsonlog.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        os.environ[jsonlog.WRAPPED_ACCESS_VAR] = jsonlog.ACCESS_LOGGER

@@ -6,9 +6,11 @@ app: there is no warmup to run."""
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from entrypoint import argv
+from entrypoint import argv, jsonlog
 from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import project_package
@@ -57,3 +59,61 @@ def config_names(path: str) -> dict[str, str]:
             value = node.value.value if isinstance(node.value, ast.Constant) else ""
             found.update({t.id: str(value) for t in targets if isinstance(t, ast.Name)})
     return found
+
+
+# --- logs: JSON through a runner (`python -m entrypoint.backends.flower`, celery's CLI in-process) ---------
+#
+# Flower logs through tornado, which gives the root logger its own text handler only when it has none, and
+# writes no access lines (tornado.access gets a NullHandler). The runner makes the root logger JSON before
+# celery's CLI starts, and gives Flower's tornado application a log_function writing access records.
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: the `celery` program word becomes `python -m entrypoint.backends.flower` (the same command line,
+    run by celery's own CLI in that process)."""
+    if not jsonlog.enabled(env):
+        return None
+    runner = [Word(sys.executable, "JSON logs runner"), Word("-m", "JSON logs runner"),
+              Word(__name__, "JSON logs runner (celery's CLI, with Flower's logging JSON)")]
+    return launch._replace(words=[*runner, *launch.words[1:]])
+
+
+def access(handler: Any) -> None:
+    """tornado's log_function: one access record per request."""
+    import logging
+
+    request = handler.request
+    log = logging.getLogger(jsonlog.ACCESS_LOGGER)
+    jsonlog.log_access(log, request.method or "-", request.uri or "", handler.get_status(),
+                       request.request_time() * 1000, request.remote_ip, request.headers.get("User-Agent"),
+                       request.headers.get("X-Request-ID"))
+
+
+def run(args: Sequence[str]) -> int:
+    import logging
+
+    from celery.bin.celery import main
+    from flower import command
+    from flower.app import Flower
+
+    jsonlog.configure(logging.INFO)  # before tornado parses its options: it then adds no text handler
+    if jsonlog.access_enabled():
+        log = logging.getLogger(jsonlog.ACCESS_LOGGER)
+        handler = logging.StreamHandler(sys.stdout)  # on stdout as servers write access lines
+        handler.setFormatter(jsonlog.JsonFormatter())
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        command.settings["log_function"] = access  # Flower passes these settings to its tornado app
+    started = Flower.start
+
+    def start(self: Any) -> None:  # the app has loaded, and with it Django's LOGGING: make it JSON again
+        jsonlog.configure()
+        started(self)
+
+    Flower.start = start  # type: ignore[method-assign]
+    sys.argv = ["celery", *args]
+    return main() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

@@ -128,3 +128,44 @@ def test_celery_words() -> None:
     assert wired(env, "worker")[:2] == ["--app=example", "worker"]
     assert wired({**env, "PROD_ENTRY_LOG_FORMAT": "json"}, "worker")[:3] == \
         ["--app=entrypoint.backends.celery:app", "--quiet", "worker"]
+
+
+@pytest.mark.usefixtures("in_example")
+def test_hypercorn_granian_daphne_uwsgi_words() -> None:
+    json_on = {**DJANGO, "PROD_ENTRY_LOG_FORMAT": "json"}
+    hypercorn = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "hypercorn"}, "web")
+    assert "entrypoint.asgi_wrapper:app" in hypercorn
+    assert any(w.startswith("--log-config=json:") and w.endswith("hypercorn/log_config.json") for w in hypercorn)
+    theirs = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "hypercorn", "PROD_ENTRY_PROCESS_WEB_ARGS":
+                    "--log-config=json:mine.json"}, "web")
+    assert not any("log_config.json" in w for w in theirs)
+    assert wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "hypercorn", "PROD_ENTRY_ACCESS_LOG": "1"}, "web")[-1] == \
+        "--access-logfile=-"
+
+    granian = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "granian"}, "web")
+    assert "entrypoint.wsgi_wrapper:app" in granian and "--access-log" in granian
+    assert any(w.startswith("--access-log-fmt=") and "header{user-agent}" in w for w in granian)
+    off = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_ACCESS_LOG": "0"}, "web")
+    assert "--access-log" not in off
+    assert "--access-log" in wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_ACCESS_LOG": "1"},
+                                   "web")
+
+    daphne = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "daphne"}, "web")
+    assert daphne[:2] == ["--log-fmt=%(message)s", "--access-log=/dev/null"] and "entrypoint.asgi_wrapper:app" in daphne
+
+    uwsgi = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "uwsgi"}, "web")
+    assert uwsgi.count("--import=entrypoint.backends.uwsgi.hook") == 1  # the warmup's and the logs' hook: once
+    assert "--disable-logging" in wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "uwsgi", "PROD_ENTRY_ACCESS_LOG": "0"},
+                                        "web")
+
+
+@pytest.mark.usefixtures("in_example")
+def test_flower_and_django_q2_runner_words() -> None:
+    flower = {**DJANGO, "PROD_ENTRY_PROCESS_FLOWER": "flower"}
+    assert wired(flower, "flower")[:2] == ["--app=example", "flower"]  # text: celery's own CLI, unchanged
+    assert wired({**flower, "PROD_ENTRY_LOG_FORMAT": "json"}, "flower")[:4] == \
+        ["-m", "entrypoint.backends.flower", "--app=example", "flower"]
+    tasks = {**DJANGO, "PROD_ENTRY_PROCESS_TASKS": "django-q2"}
+    assert wired(tasks, "tasks") == ["manage.py", "qcluster"]
+    assert wired({**tasks, "PROD_ENTRY_LOG_FORMAT": "json"}, "tasks") == \
+        ["-m", "entrypoint.backends.django_q2", "manage.py", "qcluster"]

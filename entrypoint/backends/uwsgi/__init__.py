@@ -15,7 +15,7 @@ import configparser
 import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+from entrypoint import argv, jsonlog
 from entrypoint.backends import (WEB, Launch, Setting, Word, extra_words, port, process_var, program, split_bind,
                                  user_words)
 from entrypoint.config import Process
@@ -105,5 +105,30 @@ def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
+    assert launch.app is not None
+    os.environ[APP_VAR] = launch.app
+
+
+# --- logs: the app's Python logging as JSON in each worker (hook.py); uWSGI's own lines stay text -----------
+#
+# uWSGI writes its own lines (banner, worker spawns, request lines) from C. Its log encoders (`--log-encoder
+# json ...`, `--log-req-encoder`) can shape them, but they have no variable for the writing process's pid, no
+# masking of secrets in a request's path, and they would wrap every JSON line the app writes a second time.
+
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: `--import=entrypoint.backends.uwsgi.hook` (once; the warmup adds it too), whose postfork function
+    makes each worker's Python logging JSON. Access: uWSGI's own request lines, text (`--disable-logging` with
+    PROD_ENTRY_ACCESS_LOG=0, JSON or not, unless ARGS name it)."""
+    added = []
+    hook = f"--import={HOOK_MODULE}"
+    if jsonlog.enabled(env) and hook not in launch.argv:
+        added.append(Word(hook, "JSON logs (the app's logging, in each worker)"))
+    if jsonlog.access_setting(env) is False and not argv.mentions(launch.argv, "--disable-logging", "-L"):
+        added.append(Word("--disable-logging", "PROD_ENTRY_ACCESS_LOG=0 (no request lines)"))
+    return launch._replace(words=[*launch.words, *added]) if added else None
+
+
+def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     assert launch.app is not None
     os.environ[APP_VAR] = launch.app

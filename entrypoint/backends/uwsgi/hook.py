@@ -4,7 +4,10 @@ a postfork function that replays the warmup requests in every worker before it a
 --lazy-apps uWSGI imports this module in each worker, after the postfork functions ran: then the replay
 happens at once, on import. The app (PROD_ENTRY_UWSGI_APP) is the one uWSGI loads: its module is already
 imported, or is imported here first (uWSGI then finds it in sys.modules). A failed replay is logged, never
-fatal."""
+fatal.
+
+With PROD_ENTRY_LOG_FORMAT=json each worker also makes its Python logging JSON (jsonlog.configure(), after the
+app, and so Django's LOGGING, has loaded): the app's records are JSON lines; uWSGI's own lines stay text."""
 
 from __future__ import annotations
 
@@ -14,12 +17,21 @@ import sys
 import uwsgi
 from uwsgidecorators import postfork
 
-from entrypoint import worker_warmup
+from entrypoint import jsonlog, worker_warmup
 from entrypoint.backends.uwsgi import APP_VAR
 
 
 def _log(message: str, *args: object) -> None:
-    print(message % args, file=sys.stderr, flush=True)  # uWSGI logs its workers' stderr
+    if jsonlog.enabled():
+        jsonlog.say("info", "prod-entry", message % args)
+    else:
+        print(message % args, file=sys.stderr, flush=True)  # uWSGI logs its workers' stderr
+
+
+def in_worker() -> None:
+    if jsonlog.enabled():
+        jsonlog.configure()
+    replay()
 
 
 def replay() -> None:
@@ -35,6 +47,6 @@ def replay() -> None:
 
 
 if uwsgi.worker_id() > 0:  # imported in a worker: --lazy-apps
-    replay()
+    in_worker()
 else:
-    postfork(replay)
+    postfork(in_worker)

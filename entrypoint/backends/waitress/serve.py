@@ -10,6 +10,8 @@ waitress's own runner, so every waitress-serve option works unchanged. Two diffe
   no bound of its own: PROD_ENTRY_STOP_TIMEOUT or the orchestrator's KILL bound it.
 - the warmup requests (the plan prod-entry exports) are replayed against the app, in this process, before
   it binds: the pre-exec warmup ran in another process, which exec replaced.
+- with PROD_ENTRY_LOG_FORMAT=json the process's console logging is JSON (set up once the app has loaded, in
+  place of waitress's logging.basicConfig()), and Accessed writes the access records waitress has none of.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 log = logging.getLogger("waitress")
@@ -27,7 +30,14 @@ def serve(app: Any, **kw: Any) -> None:
     from waitress import wasyncore
     from waitress.server import MultiSocketServer, create_server
 
-    logging.basicConfig()  # as waitress.serve() does
+    from entrypoint import jsonlog
+
+    if jsonlog.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
+        jsonlog.configure()
+        if jsonlog.access_enabled():
+            app = Accessed(app)
+    else:
+        logging.basicConfig()  # as waitress.serve() does
     replay_warmup(app)
     server = create_server(app, **kw)
     server.print_listen("Serving on http://{}:{}")
@@ -80,6 +90,79 @@ def drain(socket_map: dict, adj: Any) -> None:
             if not channel.requests and not channel.total_outbufs_len:
                 channel.will_close = True
         wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=socket_map, use_poll=adj.asyncore_use_poll, count=1)
+
+
+class Accessed:
+    """One JSON access record per request (waitress writes none of its own), once the response is sent: when
+    waitress closes the body, as WSGI servers do."""
+
+    def __init__(self, app: Any) -> None:
+        from entrypoint import jsonlog
+
+        self.app = app
+        self.log = logging.getLogger(jsonlog.ACCESS_LOGGER)
+        if not self.log.handlers:  # on stdout as servers write access lines, not through the root logger's level
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(jsonlog.JsonFormatter())
+            self.log.addHandler(handler)
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        started = time.perf_counter()
+        status: list[int | None] = [None]
+
+        def start(line: str, headers: list, *exc_info: Any) -> Any:
+            code = line.split(None, 1)[0]
+            status[0] = int(code) if code.isdigit() else None
+            return start_response(line, headers, *exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except Exception:
+            self.record(environ, status[0] or 500, started)  # waitress answers 500 for an app that raised
+            raise
+        from waitress.buffers import ReadOnlyFileBasedBuffer
+
+        if isinstance(body, ReadOnlyFileBasedBuffer):  # wsgi.file_wrapper: waitress sends the file itself, later;
+            self.record(environ, status[0], started)  # wrapping it would lose that, so the record is written now
+            return body
+
+        def done() -> None:
+            self.record(environ, status[0], started)
+
+        return _SizedBody(body, done) if hasattr(body, "__len__") else _Body(body, done)
+
+    def record(self, environ: dict, status: int | None, started: float) -> None:
+        from entrypoint import jsonlog
+
+        jsonlog.log_access(self.log, environ.get("REQUEST_METHOD", "-"), environ.get("REQUEST_URI") or
+                           environ.get("PATH_INFO", ""), status, (time.perf_counter() - started) * 1000,
+                           environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"), environ.get("HTTP_X_REQUEST_ID"))
+
+
+class _Body:
+    """The app's response body, unchanged, with `done` called once when waitress closes it."""
+
+    def __init__(self, body: Any, done: Any) -> None:
+        self.body, self.done = body, done
+
+    def __iter__(self) -> Any:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
+
+
+class _SizedBody(_Body):
+    """A body with a length (a list of chunks): waitress sets Content-Length from a one-chunk body's length."""
+
+    def __len__(self) -> int:
+        return len(self.body)
 
 
 def replay_warmup(app: Any) -> None:

@@ -14,9 +14,10 @@ WSGI wrapper replaying on import. Not for rsgi, which the warmup cannot call at 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+from entrypoint import argv, jsonlog
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
@@ -87,3 +88,39 @@ def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
     _common.export_wrapped(launch, LIFESPAN if launch.lifespan and launch.interface == "asgi" else IMPORT,
                            "_granian")
+
+
+# --- logs: JSON through --log-config (log_config.json beside this file, with access.py's filter) ----------
+# (access.py, not logs.py: dictConfig's importer would find this module's logs() under that name)
+
+LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log_config.json")
+
+
+def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """JSON: `--log-config=.../log_config.json` (granian's loggers and the root logger as JSON, its access
+    records with their fields), `--access-log` with a format that collects the user agent and request id (off
+    by default in granian; PROD_ENTRY_ACCESS_LOG=0 keeps it off), and the app served through the shared wrapper
+    (wsgi, asgi, asginl), which makes the root logger JSON again once Django has applied the project's LOGGING.
+    A --log-config of the user's (ARGS or GRANIAN_LOG_CONFIG) is theirs: nothing changes. Text:
+    PROD_ENTRY_ACCESS_LOG=1 is `--access-log`. An access switch of the user's wins either way."""
+    from entrypoint.backends.granian.access import ACCESS_FORMAT
+
+    texts = launch.argv
+    chose = argv.mentions(texts, "--access-log", "--no-access-log") or "GRANIAN_LOG_ACCESS_ENABLED" in env
+    access = jsonlog.access_enabled(env) if jsonlog.enabled(env) else bool(jsonlog.access_setting(env))
+    added = [] if chose or not access else [Word("--access-log", f"{jsonlog.ACCESS_VAR} / {jsonlog.FORMAT_VAR}")]
+    if jsonlog.enabled(env):
+        if argv.mentions(texts, "--log-config") or env.get("GRANIAN_LOG_CONFIG"):
+            return None
+        if launch.interface in ("wsgi", "asgi"):
+            wrapper = _common.WSGI_WRAPPER if launch.interface == "wsgi" else _common.ASGI_WRAPPER
+            launch = _common.wrapped(launch, wrapper, None, "JSON logs")
+        added.append(Word(f"--log-config={LOG_CONFIG}", "JSON logs"))
+        if not (argv.mentions(texts, "--access-log-fmt") or env.get("GRANIAN_LOG_ACCESS_FMT")):
+            added.append(Word(f"--access-log-fmt={ACCESS_FORMAT}", "JSON logs (the access fields)"))
+    return launch._replace(words=[*launch.words, *added]) if added else None
+
+
+def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
+    if _common.is_wrapped(launch, _common.ASGI_WRAPPER) or _common.is_wrapped(launch, _common.WSGI_WRAPPER):
+        prepare_worker_warmup(env, launch)

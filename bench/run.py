@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "smoke": plan.smoke, "machine": machine(), "versions": versions(), "plan": vars(plan), "figures": [],
+        # a run of some figures, or with fewer runs than the plan's, is not the full benchmark: say so
+        "partial": "" if plan.smoke or not (args.only or args.runs) else
+        f"figure(s) {', '.join(map(str, numbers))} only" + (f", {args.runs} run(s) per series" if args.runs else ""),
     }
     results["machine"]["load_before"] = load()
     for number in numbers:

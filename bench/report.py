@@ -53,7 +53,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{results['date']} · {machine['cpu']} × {machine['cores']} cores, {machine['memory_gb']} GB · "
         f"{machine['os']}, kernel {machine['kernel']} · load average {machine['load_before']} before, "
-        f"{machine['load_after']} after" + (" · **smoke run: the numbers mean nothing**" if results["smoke"] else ""),
+        f"{machine['load_after']} after" + (" · **smoke run: the numbers mean nothing**" if results["smoke"] else "")
+        + (f" · **partial run: {results['partial']}**" if results.get("partial") else ""),
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + ".",
         "",

@@ -1,4 +1,4 @@
-"""The benchmark runner: `python -m bench.run [--smoke] [--only 1,4] [--out DIR]`.
+"""The benchmark runner: `python -m bench.run [--smoke] [--only 1,4] [--runs N] [--out DIR]`.
 
 Measures every figure (or those named), side by side with the peers, and writes DIR/latest.json (machine,
 date, versions, run counts, medians and spread, raw samples), DIR/latest.md and DIR/figN.png. A figure
@@ -9,6 +9,7 @@ result, not a failure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -112,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="every figure once, briefly (tests the harness)")
     parser.add_argument("--only", default="", help="comma-separated figure numbers (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
+    parser.add_argument("--runs", type=int, default=0,
+                        help="runs per series for every figure, in place of the plan's (a partial run)")
     args = parser.parse_args(argv)
     plan = Plan.smoke_plan() if args.smoke else Plan.full()
+    if args.runs > 0:
+        plan = dataclasses.replace(plan, **{name: args.runs for name in vars(plan) if name.endswith("_runs")})
     numbers = [int(n) for n in args.only.split(",") if n.strip()] or [
         n for n in FIGURES if not (plan.smoke and n in NEEDS_DOCKER)]
     if plan.smoke and not args.only:
@@ -124,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "smoke": plan.smoke, "machine": machine(), "versions": versions(), "plan": vars(plan), "figures": [],
+        # a run of some figures, or with fewer runs than the plan's, is not the full benchmark: say so
+        "partial": "" if plan.smoke or not (args.only or args.runs) else
+        f"figure(s) {', '.join(map(str, numbers))} only" + (f", {args.runs} run(s) per series" if args.runs else ""),
     }
     results["machine"]["load_before"] = load()
     for number in numbers:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: installs the peers prod-entry is measured against (tini, curl and HAProxy from Debian; dumb-init,
 # django-webserver, matplotlib and Wagtail, the big project of figures 7 and 8, from PyPI), then runs every
-# figure. Arguments go to bench/run.py (--smoke, --only 1,4, --out DIR). Results: bench/results/latest.{json,md} and figN.png.
+# figure. Arguments go to bench/run.py (--smoke, --only 1,4, --runs N, --out DIR). Results: bench/results/latest.{json,md} and figN.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -4,6 +4,7 @@ lost when TERM hits PID 1 with hundreds in flight."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -12,6 +13,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -32,10 +35,68 @@ BIG_SERVERS = (PROD_WARM, PROD_COLD, GUNICORN)  # django-webserver's peer settin
 BIG = " · big project"
 
 
+@dataclass(frozen=True)
+class Other:
+    """One of the other servers prod-entry runs (PROD_ENTRY_PROCESS_WEB=backend), each measured against itself
+    started bare: the options prod-entry is given, on the bare command line too, with the app named directly
+    and no warmup. `prod-entry show web` prints the argv prod-entry execs; `own` holds the words it adds
+    itself (its defaults) that the bare command needs to serve the same way."""
+
+    backend: str
+    interface: str  # wsgi | asgi: which of the project's callables the bare server is given
+    forks: bool  # requests served by a forked worker rather than by the process started
+    options: Callable[[int], list[str]]  # loopback, the port, one worker
+    own: tuple[str, ...] = ()
+    program: str = ""  # the bare command, when it is not named after the backend
+    app_option: str = ""  # how the bare command is given the app, when not as its last word
+
+
+OTHERS = {
+    "granian wsgi": Other("granian", "wsgi", True, lambda port: ["--host=127.0.0.1", f"--port={port}",
+                                                                 "--workers=1"], own=("--interface=wsgi",)),
+    "hypercorn": Other("hypercorn", "asgi", True, lambda port: [f"--bind=127.0.0.1:{port}", "--workers=1"]),
+    "daphne": Other("daphne", "asgi", False, lambda port: ["--bind=127.0.0.1", f"--port={port}"]),
+    # prod-entry runs waitress through its own `python -m entrypoint.backends.waitress.serve` (waitress-serve
+    # with a draining TERM); bare, it is waitress-serve.
+    "waitress": Other("waitress", "wsgi", False, lambda port: [f"--listen=127.0.0.1:{port}"],
+                      program="waitress-serve"),
+    "uwsgi": Other("uwsgi", "wsgi", True, lambda port: [f"--http-socket=127.0.0.1:{port}", "--processes=1"],
+                   own=("--master", "--need-app"), app_option="--module="),
+}
+SMOKE_OTHERS = ("waitress",)  # the smoke run (part of `make test`) runs one of them, to keep it fast
+OURS = "prod-entry, {} (warmup on)"
+
+
+def others(plan: Plan) -> tuple[str, ...]:
+    return SMOKE_OTHERS if plan.smoke else tuple(OTHERS)
+
+
+def other_rows(plan: Plan) -> tuple[str, ...]:
+    """Series names of the other servers, each prod-entry's row then the bare server's."""
+    return tuple(row for name in others(plan) for row in (OURS.format(name), name))
+
+
+def other_server(series: str, port: int, project: Project) -> tuple[list[str], dict[str, str], bool] | None:
+    """argv, environment and whether a worker serves, for a row of OTHERS; None for any other row."""
+    name = series.removeprefix("prod-entry, ").removesuffix(" (warmup on)")
+    if name not in OTHERS:
+        return None
+    other = OTHERS[name]
+    if series.startswith("prod-entry"):
+        env = project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health, PROD_ENTRY_PROCESS_WEB=other.backend)
+        return [PROD_ENTRY, "web", *other.options(port)], env, other.forks
+    app = project.wsgi if other.interface == "wsgi" else project.asgi
+    argv = [tool(other.program or other.backend), *other.own, *other.options(port), other.app_option + app]
+    return argv, project.env(), other.forks
+
+
 def server(name: str, port: int, project: Project = EXAMPLE_PROJECT) -> tuple[list[str], dict[str, str]]:
     """argv and environment of each way to serve a project: one sync worker on loopback, and the same
     health URL for every warmup."""
     bind = [f"--bind=127.0.0.1:{port}", "--workers=1"]
+    other = other_server(name, port, project)
+    if other:
+        return other[0], other[1]
     if name == PROD_WARM:
         return [PROD_ENTRY, "web", *bind], project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health)
     if name == PROD_COLD:
@@ -58,7 +119,7 @@ def role(name: str) -> str:
 def projects(plan: Plan) -> list[tuple[Project, tuple[str, ...], str]]:
     """(project, servers, suffix of its series' names): the example always, the big project in full runs
     (its one-time generation and migration take minutes; the smoke run must stay fast)."""
-    found: list[tuple[Project, tuple[str, ...], str]] = [(EXAMPLE_PROJECT, SERVERS, "")]
+    found: list[tuple[Project, tuple[str, ...], str]] = [(EXAMPLE_PROJECT, SERVERS + other_rows(plan), "")]
     if not plan.smoke:
         found.append((bigproject.wagtail(), BIG_SERVERS, BIG))
     return found
@@ -86,8 +147,14 @@ def time_to_ready(plan: Plan) -> dict[str, Any]:
         for name in (PROD_WARM, PROD_COLD):
             figure.ratio(f"{name + suffix} / {GUNICORN + suffix}", figure.get(name + suffix)["median"], gunicorn)
     figure.ratio(f"{PROD_WARM} / {WEBSERVER}", figure.get(PROD_WARM)["median"], figure.get(WEBSERVER)["median"])
+    for name in others(plan):
+        ours = OURS.format(name)
+        figure.ratio(f"{ours} / {name}", figure.get(ours)["median"], figure.get(name)["median"])
     figure.notes.append("Warmup is meant to cost start-up time (the app is loaded and asked before the port "
                         "opens); the figure shows how much.")
+    figure.notes.append(f"The other servers ({', '.join(others(plan))}) each run through prod-entry "
+                        "(PROD_ENTRY_PROCESS_WEB, warmup on) and bare (the same options, the app named directly, "
+                        "no warmup), one worker each.")
     for project, _, suffix in served[1:]:
         figure.notes.append(f"Rows ending '{suffix.strip(' ·')}': {project.name}, served with {project.settings}, "
                             f"asked for {project.health} (its home page, from SQLite).")
@@ -110,6 +177,9 @@ BIG_FIRST_SERVERS = ("prod-entry, gunicorn sync (warmup on)", "gunicorn sync")
 def first_server(name: str, port: int, project: Project) -> tuple[list[str], dict[str, str], bool]:
     """argv, environment, and whether the requests are served by a child (gunicorn's one worker) rather than
     the process itself (a single uvicorn process)."""
+    other = other_server(name, port, project)
+    if other:
+        return other
     env = project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health)
     gunicorn = [f"--bind=127.0.0.1:{port}", "--workers=1", *(GTHREAD if "gthread" in name else SYNC)]
     uvicorn = ["--host=127.0.0.1", f"--port={port}", "--workers=1"]
@@ -152,11 +222,24 @@ def wait_ready_without_asking(proc: subprocess.Popen, port: int, workers: bool, 
     def listening() -> bool:
         if proc.poll() is not None:
             raise BenchError(f"the server exited {proc.returncode} before it was ready")
-        return any(conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
-                   for conn in master.net_connections(kind="tcp"))
+        # the master's socket or a worker's: granian's master hands the socket to its worker and closes it
+        connections = []
+        for process in (master, *master.children()):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                connections += process.net_connections(kind="tcp")
+        return any(conn.status == psutil.CONN_LISTEN and conn.laddr.port == port for conn in connections)
+
+    def worker_processes() -> list[psutil.Process]:
+        # hypercorn's multiprocessing also starts a resource tracker, which serves nothing
+        found = []
+        for child in master.children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if "resource_tracker" not in " ".join(child.cmdline()):
+                    found.append(child)
+        return found
 
     wait_until(listening, timeout, f"the server to listen on {port}", interval=0.02)
-    worker = wait_until(master.children, timeout, "gunicorn's worker", interval=0.02)[0] if workers else master
+    worker = wait_until(worker_processes, timeout, "the server's worker", interval=0.02)[0] if workers else master
     wait_idle(worker, timeout)
     return worker
 
@@ -184,7 +267,7 @@ def first_request(plan: Plan) -> dict[str, Any]:
     figure = Figure(8, f"First request after ready vs a warm worker's after the same idle time (GET {HEALTH}, "
                     "new connection each)", "ms", "first ≤ 1.2× warm-after-idle with worker warmup, for gunicorn "
                     "sync, gthread and uvicorn", plan.first_request_runs)
-    served: list[tuple[Project, tuple[str, ...], str]] = [(EXAMPLE_PROJECT, FIRST_SERVERS, "")]
+    served: list[tuple[Project, tuple[str, ...], str]] = [(EXAMPLE_PROJECT, FIRST_SERVERS + other_rows(plan), "")]
     if not plan.smoke:
         served.append((bigproject.wagtail(), BIG_FIRST_SERVERS, BIG))
     rows = [(project, name, name + suffix) for project, names, suffix in served for name in names]
@@ -211,6 +294,11 @@ def first_request(plan: Plan) -> dict[str, Any]:
         f"{plan.request_idle:g} s more; the first after ready, then {plan.warm_requests} more (their median is "
         "'warm after idle'), each on a new connection from a Python client on loopback. One worker (gunicorn) "
         "or one process (uvicorn).")
+    figure.notes.append(
+        f"The other servers ({', '.join(others(plan))}) each run through prod-entry (PROD_ENTRY_PROCESS_WEB, "
+        "worker warmup on) and bare (the same options, the app named directly): one worker where the server forks "
+        "(granian, hypercorn, uWSGI's one process under its master), else the one process (daphne, waitress); "
+        "the goal is not judged on them.")
     return figure.as_dict()
 
 

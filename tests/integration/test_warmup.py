@@ -194,10 +194,29 @@ def test_term_during_a_long_warmup_as_pid_1_exits_promptly(sig: signal.Signals, 
 
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
 def test_gunicorn_workers_answer_their_first_request_warm(worker_class: str) -> None:
-    # sync: replayed through the worker's own handle(); gthread: the app in memory.
+    # Both replayed through the worker's own handle(), over loopback TCP (gthread: on its thread pool).
     env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", GUNICORN_CMD_ARGS=f"--worker-class={worker_class}")
     served = first_requests(env, 2)
     assert served and all(before >= 1 for before in served.values()), served
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_each_workers_replay_goes_through_gunicorns_own_request_path_over_tcp(worker_class: str) -> None:
+    # gunicorn's access log is written by its request path, not by the app: a replay in memory leaves no line.
+    # The peer port is a real TCP connection's (a socketpair's replay had none: 0); the plan's headers are sent.
+    log_format = "%(p)s %(a)s %({remote_port}e)s %({x-probe}i)s"
+    env = web_env(PROD_ENTRY_HEALTHCHECK_URL="/healthz", PROD_ENTRY_WARMUP_HEADERS="X-Probe: 1",
+                  GUNICORN_CMD_ARGS=f"--worker-class={worker_class} --access-logfile=- --access-logformat='{log_format}'")
+    with spawn(["web", "--workers", "2"], env, EXAMPLE) as proc:
+        reader = support.Reader(proc)
+        wait_until(lambda: reader.text.count("warmed up") == 2 or proc.poll() is not None, 30,
+                   what=f"both workers to warm up:\n{reader.text}")
+        workers = {child.pid for child in psutil.Process(proc.pid).children()}
+    replayed = {line.split()[0].strip("<>"): line.split()[2:] for line in reader.finish().splitlines()
+                if " prod-entry-warmup " in line}
+    assert len(workers) == 2 and {str(pid) for pid in workers} == set(replayed), reader.text
+    assert all(port.isdigit() and port != "0" and probe == "1" for port, probe in replayed.values()), reader.text
+    assert "warning" not in reader.text.lower(), reader.text
 
 
 def test_uvicorn_workers_answer_their_first_request_warm() -> None:

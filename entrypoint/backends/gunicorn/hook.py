@@ -71,12 +71,17 @@ def replay(worker: Any) -> None:
 
 
 def can_use_the_worker(worker: Any) -> bool:
-    """The sync worker's `handle(listener, client, addr)` is small and stable: feeding it a socketpair warms
-    gunicorn's own parser, environ and response code too, not just the app. Other worker classes (gthread's
-    connection objects change between releases) get the app alone, in memory."""
+    """The sync worker's `handle(listener, client, addr)` and gthread's `handle(conn)` (a `TConn(cfg, sock,
+    client, server)`, stable since gunicorn 20) are fed a real loopback TCP connection: that warms gunicorn's
+    own parser (and its lazy `import gunicorn_h1c` attempt), environ and response code, the kernel's TCP
+    send path, and for gthread a pool thread, not just the app. Other worker classes get the app alone, in
+    memory."""
     from gunicorn.workers.sync import SyncWorker
+    from gunicorn.workers.gthread import ThreadWorker
 
-    return type(worker) is SyncWorker and not worker.cfg.is_ssl and bool(getattr(worker, "sockets", None))
+    if worker.cfg.is_ssl or not getattr(worker, "sockets", None):
+        return False
+    return type(worker) is SyncWorker or (type(worker) is ThreadWorker and getattr(worker, "tpool", None) is not None)
 
 
 def in_memory(worker: Any, path: str, target: Any) -> int:
@@ -85,8 +90,24 @@ def in_memory(worker: Any, path: str, target: Any) -> int:
     return wsgi_get(worker.wsgi, path, target).status
 
 
+def loopback_pair() -> tuple[Any, Any, tuple[str, int]]:
+    """(our end, the worker's end, its peer address) of a TCP connection on 127.0.0.1, made with a listener of
+    our own: the server's shared one would let another worker take it. TCP rather than a socketpair, so that
+    the first real request does not pay for the worker's first TCP send."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        ours = socket.create_connection(listener.getsockname(), timeout=10)
+        theirs, addr = listener.accept()
+    ours.settimeout(None)
+    return ours, theirs, addr
+
+
 def through_the_worker(worker: Any, path: str, target: Any) -> int:
-    """One request through `worker.handle`, over a socketpair: parsed, served and written as a real one."""
+    """One request through the worker's own request path, over loopback TCP: parsed, served and written as a
+    real one."""
     import socket
     import threading
 
@@ -94,7 +115,7 @@ def through_the_worker(worker: Any, path: str, target: Any) -> int:
              *(f"{name}: {value}" for name, value in target.headers)]
     if target.scheme == "https":
         lines.append("X-Forwarded-Proto: https")  # trusted: the peer address below is in forwarded_allow_ips
-    ours, theirs = socket.socketpair()
+    ours, theirs, addr = loopback_pair()
     answer: list[bytes] = []
 
     def read() -> None:  # concurrently, so that a response bigger than the socket buffer cannot block handle()
@@ -106,7 +127,7 @@ def through_the_worker(worker: Any, path: str, target: Any) -> int:
     try:
         ours.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         reader.start()
-        worker.handle(worker.sockets[0], theirs, ("127.0.0.1", 0))  # closes `theirs` when done
+        serve(worker, theirs, addr)
         reader.join(10)
     finally:
         theirs.close()
@@ -115,3 +136,22 @@ def through_the_worker(worker: Any, path: str, target: Any) -> int:
     if len(status_line) < 2 or not status_line[1].isdigit():
         raise RuntimeError(f"no HTTP answer from the worker ({b''.join(answer)[:60]!r})")
     return int(status_line[1])
+
+
+def serve(worker: Any, client: Any, addr: tuple[str, int]) -> None:
+    """Hand one accepted connection to the worker as its accept loop would; returns once it is answered and
+    closed."""
+    from gunicorn.workers.gthread import ThreadWorker, TConn
+
+    listener = worker.sockets[0]
+    if not isinstance(worker, ThreadWorker):
+        worker.handle(listener, client, addr)  # closes `client` when done
+        return
+    conn = TConn(worker.cfg, client, addr, listener.getsockname())
+    conn.init()  # gunicorn < 24 expects it done before handle(); later ones skip it when done
+    try:
+        # On the pool, as gthread's enqueue_req does: this starts the thread the first real request will use.
+        worker.tpool.submit(worker.handle, conn).result(timeout=30)
+    finally:
+        # What finish_request does for a closed (Connection: close) connection; gunicorn < 24 has no graceful.
+        conn.close(**({"graceful": True} if "graceful" in inspect.signature(conn.close).parameters else {}))

@@ -59,6 +59,8 @@ class Plan:
     late_window: float = 1.0  # figure 9: how long new requests keep coming after TERM
     rollout_requests: int = 5000  # figure 10, per variant (at least)
     rollout_runs: int = 1  # figure 10, per variant
+    log_runs: int = 5  # figure 11, per server and format
+    log_seconds: float = 5.0  # figure 11: wrk's duration
 
     @classmethod
     def full(cls) -> Plan:
@@ -69,7 +71,7 @@ class Plan:
         return cls(smoke=True, startup_runs=1, memory_runs=1, signals=20, orphans=100, reap_runs=1,
                    idle_seconds=1.0, ready_runs=1, first_request_runs=1, warm_requests=1,
                    request_idle=0.05, in_flight=20,
-                   drain_runs=1, slow_seconds=1.0, late_window=0.3)
+                   drain_runs=1, slow_seconds=1.0, late_window=0.3, log_runs=1, log_seconds=1.0)
 
 
 # --- statistics -----------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 
 from bench import report
-from bench.figures import init, rollout, startup, web
+from bench.figures import init, logs, rollout, startup, web
 from bench.harness import ROOT, BenchError, Plan, tool
 
 FIGURES: dict[int, Callable[[Plan], dict[str, Any]]] = {
@@ -41,10 +41,12 @@ FIGURES: dict[int, Callable[[Plan], dict[str, Any]]] = {
     8: web.first_request,
     9: web.drain,
     10: rollout.figure,
+    11: logs.json_logs,
 }
 TITLES = {1: "Start → exec overhead", 2: "healthcheck wall time", 3: "Supervisor memory as PID 1",
           4: "Signal forward latency", 5: "Reaping orphans", 6: "Idle wake-ups", 7: "Start to the first 200",
-          8: "First request after ready", 9: "Graceful drain", 10: "Rolling restart behind HAProxy"}
+          8: "First request after ready", 9: "Graceful drain", 10: "Rolling restart behind HAProxy",
+          11: "JSON logs' cost"}
 # Figures that start a Docker engine and build the image (minutes): left out of the smoke run, which is part of
 # `make test`; the container tier runs the same harness (tests/container/test_container_rollout.py).
 NEEDS_DOCKER = {10}

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Figure 10 (a rolling restart behind HAProxy) adds HAProxy, a Docker engine and debootstrap (see scripts/test.sh).
-bash scripts/apt-need.sh tini curl util-linux procps python3 python3-venv haproxy docker.io debootstrap
+bash scripts/apt-need.sh tini curl util-linux procps python3 python3-venv haproxy wrk docker.io debootstrap
 # The same virtualenv as the tests (on Debian's Python), so both measure the same interpreter.
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[bench,bench-big]'

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # The container tier (tests/container) adds a Docker engine (docker.io: dockerd, containerd, runc, the CLI) and
 # debootstrap, which builds the local stand-in for the python:3.11-slim-bookworm base image, and HAProxy, the load
 # balancer of its rolling-restart test (tests/container/test_container_rollout.py).
-bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap haproxy \
+bash scripts/apt-need.sh redis-server util-linux procps python3 python3-venv tini curl docker.io debootstrap haproxy wrk \
     postgresql
 
 # Python packages, in the project's own virtualenv, on /usr/bin/python3.

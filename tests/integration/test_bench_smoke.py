@@ -15,7 +15,7 @@ import pytest
 
 from support import ROOT, describe
 
-FIGURES = list(range(1, 10))
+FIGURES = [*range(1, 10), 11]  # figure 10 needs a Docker engine: the smoke run leaves it out
 VERDICTS = {"met", "missed", "no goal"}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from types import ModuleType
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -90,21 +91,22 @@ def normalize(backend: str) -> str:
     return backend.strip().lower().replace("_", "-")
 
 
-def name_of(process: Process) -> str:
-    return normalize(process.backend)
+def builtin_module(name: str) -> ModuleType:
+    """The module of the built-in backend `name` (a key of BUILTIN), imported only when used."""
+    return importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
 
 
 def adapter(launch: Launch, attribute: str) -> Callable | None:
     """A function of the built-in backend module that planned `launch` (e.g. its worker_warmup), or None."""
     if launch.backend not in BUILTIN:
         return None
-    return getattr(importlib.import_module(f"entrypoint.backends.{BUILTIN[launch.backend]}"), attribute, None)
+    return getattr(builtin_module(launch.backend), attribute, None)
 
 
 def load(process: Process) -> Build:
-    name = name_of(process)
+    name = normalize(process.backend)
     if name in BUILTIN:
-        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        module = builtin_module(name)
         return getattr(module, "build_" + name.split("-")[-1]) if name.startswith("celery") else module.build
     where = process_var(process)
     if "." not in process.backend and ":" not in process.backend:
@@ -134,7 +136,7 @@ def probe_kind(process: Process, env: Mapping[str, str]) -> tuple[str, str]:
     by HTTP when its Launch is a web one, else only as the user names."""
     name = normalize(process.backend)
     if name in BUILTIN:
-        module = importlib.import_module(f"entrypoint.backends.{BUILTIN[name]}")
+        module = builtin_module(name)
         declared = getattr(module, "PROBE", None)
         if isinstance(declared, dict):
             declared = declared.get(name)
@@ -155,8 +157,9 @@ def plan(process: Process, env: Mapping[str, str], extra: Sequence[str] = ()) ->
     else:
         raise ConfigError(f"backend {process.backend!r} of process {process.name!r} returned {result!r}: a "
                           "backend must return a non-empty list of strings or a Launch")
-    if name_of(process) in BUILTIN:
-        launch = launch._replace(backend=name_of(process))
+    name = normalize(process.backend)
+    if name in BUILTIN:
+        launch = launch._replace(backend=name)
     if not launch.words:
         raise ConfigError(f"process {process.name!r} has nothing to run: give the program (prod-entry {process.name} PROGRAM [ARGS]...) or set {process_var(process, 'ARGS')}")
     return launch

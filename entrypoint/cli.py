@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from entrypoint import __version__, run
+from entrypoint import __version__, run, warmup
 from entrypoint.errors import ExecError
 
 ENV_HELP = """
@@ -137,6 +137,9 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             if resolved.launch.app:
                 click.echo(f"app:     {resolved.launch.app}  ({p.origins.get('app', 'derived')})")
             click.echo(f"kind:    {resolved.launch.kind}")
+            where = warmup.where(p, resolved.environment.values, resolved.launch)
+            if where:
+                click.echo(f"warmup:  {where}")
         if resolved.environment.env_file:
             click.echo(f"env file: {resolved.environment.env_file}")
         click.echo("argv:")
@@ -178,7 +181,7 @@ def check_command(traceback: bool, name: str | None) -> None:
         resolved = run.resolve(name)
         env = resolved.environment.values
         logger = log.from_env(env, resolved.name, redactor(env))
-        run.prepare(resolved, logger, port_check=False, run_steps=False)
+        run.prepare(resolved, logger, port_check=False, starting=False)
         if resolved.process is None:
             from entrypoint.execute import locate
 

@@ -40,7 +40,8 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        launch = warmup.with_worker_warmup(process, env, plan(process, env, extra))
+        launch = warmup.in_server(process, env, plan(process, env, extra))
+        launch = warmup.with_worker_warmup(process, env, launch)
         launch = server_logs.with_logs(process, env, launch)
         return Resolved(environment, selected, process, launch, processes, release_steps(process, processes, env))
     if name is None:
@@ -85,11 +86,12 @@ def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
             f"{', '.join(sorted(processes))}){hint}")
 
 
-def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run_steps: bool = True) -> str | None:
+def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, starting: bool = True) -> str | None:
     """Every step between resolving a process and exec'ing it, in order: the one path that both a start and
-    `prod-entry check` take, so that check can never pass what the start refuses (check leaves out only the
-    port check and the release steps, which it validates but must not run). Returns the message for a
-    program that is not found at exec. Raises EntrypointError with the start's own line and exit status."""
+    `prod-entry check` take, so that check can never pass what the start refuses (check, `starting` False,
+    leaves out only the port check and the release steps, which it validates but must not run; and it runs the
+    warmup itself where a start hands it over to the server's process). Returns the message for a program that
+    is not found at exec. Raises EntrypointError with the start's own line and exit status."""
     env = resolved.environment.values
     for var in sorted(resolved.environment.dotenv_keys.intersection(INIT_SETTINGS)):
         logger.warning(f"{var} is set in the .env file, where the PID-1 supervisor never looks (it starts before "
@@ -109,13 +111,13 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, run
         # Settings are read and checked by check too; only the steps themselves are the start's alone.
         timeout = health.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", release.DEFAULT_LOCK_TIMEOUT)
         lock = release.lock_for(env)
-        if run_steps:
+        if starting:
             if lock.kind == "none":
                 logger.warning(f"release steps: no lock: {lock.describe()}")
             with release.held(lock, timeout, health.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
                               logger.info):
                 release.run(resolved.steps, logger.info)
-    warmup.before_exec(resolved.process, env, resolved.launch, logger.info)
+    warmup.before_exec(resolved.process, env, resolved.launch, logger.info, starting)
     server_logs.prepare(resolved.process, env, resolved.launch)
     return not_found
 
@@ -166,4 +168,6 @@ def error_logger(process: str | None) -> log.Logger:
 
 
 def main(name: str | None, extra: Sequence[str], traceback: bool = False) -> int:
+    if traceback:  # for the server's process too, where a warmup handed over (warmup.here) may fail
+        os.environ["PROD_ENTRY_DEBUG"] = "1"
     return guarded(lambda: run(name, extra), traceback, name)

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
 from entrypoint.config import Process
-from entrypoint.errors import Stopped, WarmupError, describe, last_line
+from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.appclient import Response, Target
@@ -104,8 +104,7 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise WarmupError(f"warmup timed out after {plan.timeout:g}s while {current}: fix the "
-                                      f"app or raise {plan.timeout_var}")
+                    raise WarmupError(timed_out(plan, current))
                 ready, _, _ = select.select([read_end], [], [], left)
                 if not ready:
                     continue
@@ -129,10 +128,22 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
         raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
     if "error" in final:
         raise WarmupError(final["error"]) from RemoteTraceback(final.get("details", ""))
-    sent = f", headers {health.shown_headers(plan.headers)}" if plan.headers else ""
-    log(f"warmup passed in {time.monotonic() - started:.2f}s ({len(plan.checks)} request(s), Host "
-        f"{final['host']}, {final['scheme']}{sent})")
+    log(passed(plan, started, final["host"], final["scheme"]))
     return Target(final["host"], plan.port, final["scheme"], plan.headers)
+
+
+def timed_out(plan: Plan, doing: str) -> str:
+    return f"warmup timed out after {plan.timeout:g}s while {doing}: fix the app or raise {plan.timeout_var}"
+
+
+def passed(plan: Plan, started: float, host: str, scheme: str, where: str = "") -> str:
+    sent = f", headers {health.shown_headers(plan.headers)}" if plan.headers else ""
+    return (f"warmup passed in {time.monotonic() - started:.2f}s{where} ({len(plan.checks)} request(s), Host "
+            f"{host}, {scheme}{sent})")
+
+
+def failed(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
 
 
 def _describe(status: int) -> str:
@@ -171,7 +182,7 @@ def _child(plan: Plan, fd: int) -> None:
         report({"host": target.host, "scheme": target.scheme})
     except BaseException as exc:  # anything at all: the user's code runs here
         code = 3
-        message = str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
+        message = failed(exc)
         import traceback  # here, not at the top: `prod-entry NAME` imports this module on its way to exec
 
         details = traceback.format_exc()
@@ -199,10 +210,8 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
         _watch_hosts(failures)
     host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
     scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
-    if django is not None and not django.DEBUG and not django.ALLOWED_HOSTS:
-        # Django would answer every request 400 (DisallowedHost): say so before sending any.
-        raise WarmupError("warmup: " + health.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
-                                                              plan.host_var))
+    if django is not None:
+        refuse_every_host(django, plan)
     target = Target(host, plan.port, scheme, plan.headers)
     if plan.interface == "asgi":
         client = AsgiClient(app)
@@ -226,6 +235,15 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
             target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures,
                                plan.host_var)
     return target
+
+
+def refuse_every_host(settings: Any, plan: Plan) -> None:
+    """WarmupError when Django would answer every request 400 (DisallowedHost: DEBUG off, ALLOWED_HOSTS empty),
+    said before any request is sent. `settings`: django.conf.settings, or the settings module itself."""
+    if not getattr(settings, "DEBUG", False) and not getattr(settings, "ALLOWED_HOSTS", []):
+        host = plan.host or health.SAFE_HOST
+        raise WarmupError("warmup: " + health.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
+                                                              plan.host_var))
 
 
 def check_one(get: Callable[[str, Target], Response], check: health.Check, target: Target,
@@ -371,6 +389,172 @@ def load_app(spec: str, factory: bool = False) -> Any:
     return obj
 
 
+# --- in the server's own process: the app loaded once, for the warmup and for serving ---------------------
+
+HANDOVER_VAR = "PROD_ENTRY_WARMUP_PLAN"
+
+
+def in_server(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
+    """The Launch with the warmup moved into the server's own process, where its backend can run it there
+    before binding (it sets Launch.warmup_in and has a `warm_in_server(env, launch) -> Launch` adapter, which
+    wires in the hook that calls `here`): the app is then loaded once, for the warmup and for serving. Else
+    (warmup_in None) a child of prod-entry runs the warmup before exec, and the server loads the app again."""
+    if not launch.warmup_in:
+        return launch
+    wire = backends.adapter(launch, "warm_in_server") if enabled(process, env, launch) else None
+    return wire(env, launch) if wire else launch._replace(warmup_in=None)
+
+
+def where(process: Process | None, env: Mapping[str, str], launch: Launch) -> str | None:
+    """Where the warmup of a start runs, in words, for `prod-entry show`; None for a process that is not web."""
+    if process is None or launch.kind != WEB:
+        return None
+    if not health.flag(process, env, "WARMUP", True):
+        return f"off ({health.setting_name(process, 'WARMUP')})"
+    if not enabled(process, env, launch):
+        return f"none (the {launch.interface} interface cannot be called in memory)"
+    if launch.warmup_in:
+        return f"in {launch.warmup_in}"
+    return "in a child of prod-entry, before exec (the server then loads the app again)"
+
+
+def hand_over(plan: Plan, workers: bool) -> None:
+    """The plan, for `here` in the server's process, through the environment exec passes on."""
+    import json
+
+    os.environ[HANDOVER_VAR] = json.dumps({**plan._asdict(), "workers": workers})
+
+
+def handed_over() -> tuple[Plan, bool] | None:
+    import json
+
+    text = os.environ.pop(HANDOVER_VAR, "")  # taken once: the workers and a reloaded server must not run it again
+    if not text:
+        return None
+    fields = json.loads(text)
+    workers = fields.pop("workers")
+    fields["checks"] = [health.Check(path, tuple((low, high) for low, high in statuses), setting)
+                        for path, statuses, setting in fields["checks"]]
+    fields["headers"] = tuple((name, value) for name, value in fields["headers"])
+    return Plan(**fields), workers
+
+
+def here(where: str) -> None:
+    """Run the warmup prod-entry handed over (if any) in this process, the server's, before it binds. Returns
+    once it passed, with the worker plan exported for the workers this process starts and the database
+    connections it opened closed (forked workers must not share them). Else logs the line the start would
+    have logged and exits 3 at once, with nothing bound; TERM or INT meanwhile exit 128+N."""
+    handed = handed_over()
+    if handed is None:
+        return
+    plan, workers = handed
+    import threading
+
+    from entrypoint import log, worker_warmup
+    from entrypoint.secrets import redactor
+
+    logger = log.from_env(os.environ, None, redactor(os.environ))
+    started = time.monotonic()
+    doing = ["loading the app"]
+    output = HeldOutput()
+
+    def give_up(message: str, status: int, details: str = "") -> None:
+        output.restore()
+        if details and os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *health.OFF):
+            logger.emit("error", details + output.text(), multiline=True)
+        logger.error(message)
+        os._exit(status)
+
+    def stop(signum: int, frame: Any) -> None:
+        give_up(f"stopped by {signal.Signals(signum).name} during warmup", 128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    watchdog = threading.Timer(plan.timeout, lambda: give_up(timed_out(plan, doing[0]), 3))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        with output:
+            target = run_checks(plan, lambda now: doing.__setitem__(0, now))
+        _let_go()
+    except BaseException as exc:  # anything at all: the user's code runs here
+        import traceback
+
+        give_up(failed(exc), 3, traceback.format_exc())
+    finally:
+        watchdog.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    output.pass_through()
+    logger.info(passed(plan, started, target.host, target.scheme, f" in {where}"))
+    if workers:
+        worker_warmup.export([check.path for check in plan.checks], target)
+
+
+class HeldOutput:
+    """Standard output and error held in temporary files while the app loads and answers: passed through once
+    it passed (the app's start-up output is the server's, printed once), kept for --traceback if it failed
+    (the one-line error comes alone)."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[int, int, IO[bytes]]] = []  # (fd, a copy of the original, the file)
+
+    def __enter__(self) -> HeldOutput:
+        import tempfile
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            for fd in (1, 2):
+                held = tempfile.TemporaryFile()
+                self.held.append((fd, os.dup(fd), held))
+                os.dup2(held.fileno(), fd)
+        except OSError:
+            self.restore()  # no writable temporary directory: let the output through
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        for fd, original, _ in self.held:
+            if original >= 0:
+                os.dup2(original, fd)
+                os.close(original)
+        self.held = [(fd, -1, held) for fd, _, held in self.held]
+
+    def text(self) -> str:
+        chunks = []
+        for _, _, held in self.held:
+            held.seek(0)
+            chunks.append(held.read().decode("utf-8", "replace"))
+        output = "".join(chunks)
+        return "\n--- the app's output during warmup ---\n" + output if output.strip() else ""
+
+    def pass_through(self) -> None:
+        for fd, _, held in self.held:
+            held.seek(0)
+            while chunk := held.read(65536):
+                os.write(fd, chunk)
+            held.close()
+        self.held = []
+
+
+def _let_go() -> None:
+    """Close what the warmup's requests left open that processes forked from this one must not share: Django's
+    database connections (kept with CONN_MAX_AGE) and cache clients."""
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    if "django.core.cache" in sys.modules:
+        from django.core.cache import caches
+
+        caches.close_all()
+
+
 # --- the per-worker warmup, wired in by each server's adapter ---------------------------------------------
 
 def with_worker_warmup(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
@@ -410,15 +594,26 @@ def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: 
         waitfor.wait(process, env, log)
 
 
-def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None]) -> None:
+def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+                starting: bool = True) -> None:
     """The last steps before exec: the heartbeat path for the worker, the warmup and the worker adapter's
-    plan (web). Raises ConfigError, WarmupError or Stopped."""
+    plan (web). A start hands the warmup over to a server that runs it itself (Launch.warmup_in); `check`
+    (starting False) runs it here, in a child, as for any other server. Raises ConfigError, WarmupError or
+    Stopped."""
     heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
     if process is None or not enabled(process, env, launch):
         return
     warmup_plan = plan(process, env, launch)
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):  # the settings alone show it: refused before exec, at no cost
+        from entrypoint import django_settings
+
+        with contextlib.suppress(ConfigError):  # a settings module that raises: the warmup reports it
+            refuse_every_host(django_settings.settings_module(os.environ, "the warmup"), warmup_plan)
+    if starting and launch.warmup_in:
+        hand_over(warmup_plan, workers=bool(launch.worker_warmup))
+        return
     target = warm(warmup_plan, log)
     if launch.worker_warmup:
         export_worker_plan(warmup_plan, target, env, launch)

@@ -46,6 +46,21 @@ def describe(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
 
 
+# What a server prints before it calls the warmup prod-entry hands over to it (gunicorn's master logs its
+# banner before on_starting): the only line a failed start may print before its error line.
+SERVER_BANNERS = ("Starting gunicorn ",)
+
+
+def one_error_line(proc: subprocess.CompletedProcess, prefix: str = "prod-entry: error: ") -> str:
+    """The error line of a failed run, asserting it is the only line but for a server's start-up banner, and
+    that no traceback was printed."""
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith(prefix), describe(proc)
+    assert all(any(banner in line for banner in SERVER_BANNERS) for line in lines[:-1]), describe(proc)
+    assert "Traceback" not in proc.stderr, describe(proc)
+    return lines[-1]
+
+
 def run(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
         timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
     """Run `prod-entry ARGS...` to completion (text output)."""

@@ -75,6 +75,9 @@ class Launch(NamedTuple):
     bind: tuple[str, int] | None = None  # (host, port) the server listens on, when known
     backend: str | None = None  # the built-in backend that planned it (its module holds the server's adapters)
     worker_warmup: str | None = None  # how each worker replays the warmup, once an adapter wired it in
+    # Where the server's own process runs the warmup before it binds, loading the app once for itself and its
+    # workers (set by a backend that can; see warmup.in_server): None, a child of prod-entry does, before exec.
+    warmup_in: str | None = None
     settings: tuple[Setting, ...] = ()  # settings in effect that argv does not show (config file, environment)
     lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
     factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)

@@ -10,4 +10,5 @@ urlpatterns = [
     re_path(r"^slow/(?P<seconds>[0-9.]+)$", views.slow),
     path("boom", views.boom),
     path("inflight", views.inflight),
+    path("db", views.db),
 ]

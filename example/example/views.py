@@ -74,3 +74,15 @@ def inflight(request):
 @_count
 def boom(request):
     raise RuntimeError("the example app's /boom view always fails")
+
+
+@_count
+def db(request):
+    """A query on the default database: the process serving, and the database's process for its connection
+    (PostgreSQL's backend pid; 0 on SQLite)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()" if connection.vendor == "postgresql" else "SELECT 0")
+        backend = cursor.fetchone()[0]
+    return JsonResponse({"pid": os.getpid(), "backend": backend})

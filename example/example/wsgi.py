@@ -4,3 +4,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 application = get_wsgi_application()
+
+if os.environ.get("EXAMPLE_LOADED_FILE"):  # tests count the processes that loaded the app: one line each
+    with open(os.environ["EXAMPLE_LOADED_FILE"], "a") as loaded:
+        loaded.write(f"{os.getpid()}\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import BIN, Reader, base_env, describe, free_port, output_of, run, spawn, wait_until
+from support import BIN, Reader, base_env, describe, free_port, one_error_line, output_of, run, spawn, wait_until
 
 TOKEN = "s3cr3t-probe-token"
 
@@ -64,11 +64,6 @@ def project_env(where: Path, **extra: str) -> dict[str, str]:
                     **extra)
 
 
-def one_error_line(proc: subprocess.CompletedProcess) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("prod-entry: error: "), describe(proc)
-    assert "Traceback" not in proc.stderr, describe(proc)
-    return lines[0]
 
 
 def test_empty_allowed_hosts_with_debug_off_is_refused_before_any_request(tmp_path: Path) -> None:

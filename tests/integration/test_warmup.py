@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 import support
-from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, run,
+from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, one_error_line, run,
                      spawn, wait_http, wait_until)
 
 
@@ -36,8 +36,8 @@ def test_a_view_that_raises_exits_3_with_the_exception() -> None:
     assert proc.returncode == 3, describe(proc)
     assert "GET /boom" in proc.stderr and "answered 500" in proc.stderr, describe(proc)
     assert "RuntimeError: the example app's /boom view always fails" in proc.stderr, describe(proc)
-    assert "Traceback" not in proc.stderr and "Listening at" not in proc.stderr, describe(proc)
-    assert len(proc.stderr.strip().splitlines()) == 1, describe(proc)
+    assert "Listening at" not in proc.stderr, describe(proc)
+    one_error_line(proc)
 
 
 def test_the_traceback_only_when_asked() -> None:
@@ -226,12 +226,15 @@ def test_uvicorn_workers_answer_their_first_request_warm() -> None:
     assert served and all(before >= 1 for before in served.values()), served
 
 
-@pytest.mark.parametrize("backend", ["gunicorn", "uvicorn"])
-def test_without_the_worker_warmup_the_first_request_is_cold(backend: str) -> None:
+# gunicorn's worker forks from the master, where the warmup ran: it inherits what the warmup's one request
+# left (the example's request count, Django's URL caches), without a request of its own. uvicorn's worker
+# process is the one that loads the app.
+@pytest.mark.parametrize("backend,inherited", [("gunicorn", 1), ("uvicorn", 0)])
+def test_without_the_worker_warmup_the_worker_serves_no_request_first(backend: str, inherited: int) -> None:
     env = web_env(PROD_ENTRY_PROCESS_WEB=backend, PROD_ENTRY_HEALTHCHECK_URL="/healthz",
                   PROD_ENTRY_WARMUP_WORKERS="0")
     served = first_requests(env, 1)
-    assert list(served.values()) == [0], served
+    assert list(served.values()) == [inherited], served
 
 
 @pytest.mark.parametrize("where", ["args", "GUNICORN_CMD_ARGS", "gunicorn.conf.py"])

@@ -371,3 +371,24 @@ def test_worker_warmup_swaps_the_app_for_a_wrapper(backend, args, wrapper):
     wired = warmup.with_worker_warmup(process, env, launch)
     assert wrapper in wired.argv and launch.app not in wired.argv[1:] and wired.worker_warmup
     assert len(wired.argv) == len(launch.argv)
+
+
+@pytest.mark.parametrize("env, in_master", [
+    ({}, True),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": '{"worker-class": "gthread", "threads": 4}'}, True),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": '{"preload": true}'}, False),
+    ({"GUNICORN_CMD_ARGS": "--reload"}, False),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "-k uvicorn.workers.UvicornWorker"}, False),
+])
+def test_gunicorn_warms_up_in_its_master_unless_each_worker_must_import_the_app(env, in_master):
+    launch = plan({**DJANGO, **env}, "web")
+    assert (launch.warmup_in is not None) == in_master, launch
+
+
+@pytest.mark.parametrize("text, in_master", [("preload_app = True\n", False), ("preload_app = False\n", True),
+                                             ("reload = True\n", False), ("workers = 2\n", True)])
+def test_gunicorn_config_files_preload_or_reload_keep_the_warmup_out_of_the_master(tmp_path, text, in_master):
+    path = tmp_path / "conf.py"
+    path.write_text(text)
+    launch = plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB_ARGS": f"--config={path}"}, "web")
+    assert (launch.warmup_in is not None) == in_master, launch

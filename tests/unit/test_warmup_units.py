@@ -257,3 +257,16 @@ def test_asgi_client_without_lifespan_support() -> None:
     client.start()
     assert client.get("/", Target("h", 80)).status == 204
     client.stop()
+
+
+def test_a_plan_handed_over_to_the_server_comes_back_whole_and_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from entrypoint import warmup
+
+    plan = warmup.Plan("example.wsgi:application", "wsgi", True, False,
+                       [health.Check("/healthz", ((200, 200), (204, 299)), "PROD_ENTRY_HEALTHCHECK_STATUS")],
+                       "example.com", 8000, 2.5, "PROD_ENTRY_WARMUP_TIMEOUT", (("Authorization", "Bearer x"),),
+                       "PROD_ENTRY_PROCESS_WEB_WARMUP_HOST")
+    monkeypatch.delenv(warmup.HANDOVER_VAR, raising=False)
+    warmup.hand_over(plan, workers=True)
+    assert warmup.handed_over() == (plan, True)
+    assert warmup.handed_over() is None

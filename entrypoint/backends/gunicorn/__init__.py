@@ -19,6 +19,10 @@ from entrypoint.errors import ConfigError, describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
 OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",)}
+# Switches under which each worker must import the app itself, so the warmup cannot run in the master (see
+# warm_in_server): preload (gunicorn imports the app before any hook, and reports an import error with its
+# traceback) and reload (a restarted worker must read the code anew).
+IMPORTS_ITSELF = {"preload_app": "--preload", "reload": "--reload"}
 CONFIG = {"config": ("--config", "-c")}
 CMD_ARGS = "GUNICORN_CMD_ARGS"
 DEFAULT_FILE = "gunicorn.conf.py"  # gunicorn reads it from the working directory when no --config is given
@@ -45,7 +49,19 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         shown.insert(0, config)
     return Launch([Word(program("gunicorn"), "backend gunicorn"), *added, *user_words(process),
                    Word(app, app_origin), *extra_words(extra)],
-                  WEB, app, "wsgi", tcp_bind(bind), settings=tuple(shown))
+                  WEB, app, "wsgi", tcp_bind(bind), settings=tuple(shown),
+                  warmup_in=WARMUP_IN if master_can_warm(given, from_file, [*from_env, *words]) else None)
+
+
+def master_can_warm(given: Given, from_file: Given, words: Sequence[Word]) -> bool:
+    """Whether the warmup can run in gunicorn's master: a WSGI worker class (an ASGI one runs the app in the
+    worker's event loop) and neither of IMPORTS_ITSELF, on the command line, in GUNICORN_CMD_ARGS or the file."""
+    worker_class = given["worker_class"].value if "worker_class" in given else "sync"
+    if "uvicorn" in worker_class or worker_class == "asgi":
+        return False
+    flags = set(IMPORTS_ITSELF.values())
+    return not any(word.text in flags for word in words) and \
+        not any(from_file[name].value == "True" for name in IMPORTS_ITSELF if name in from_file)
 
 
 def cmd_args(env: Mapping[str, str]) -> list[Word]:
@@ -85,7 +101,7 @@ def read_config(config: Setting) -> Given:
         except Exception as exc:
             raise ConfigError(f"gunicorn config file {location} ({named_by}): {key} = {value!r} is not valid "
                               f"({describe(exc)}): fix the file") from None
-        if key in OPTIONS:
+        if key in OPTIONS or key in IMPORTS_ITSELF:
             effective = cfg.settings[key].get()
             values = tuple(map(str, effective)) if isinstance(effective, list) else (str(effective),)
             given[key] = Setting(key, values, location.removeprefix("file:"))
@@ -177,22 +193,38 @@ def _check_worker_class(value: str, where: str) -> None:
                               "(sync, gthread)")
 
 
-# --- per-worker warmup: gunicorn's post_worker_init, through a config module of ours (hook.py) ------------
+# --- the warmup in the master and per worker: gunicorn's on_starting and post_worker_init, through a config
+# module of ours (hook.py) -------------------------------------------------------------------------------
+
+WARMUP_IN = "gunicorn's master (on_starting hook), before it binds; the workers fork with the app loaded"
 
 HOOK_MODULE = "entrypoint.backends.gunicorn.hook"
 HOOK_WORD = f"--config=python:{HOOK_MODULE}"
 USER_CONFIG_VAR = "PROD_ENTRY_GUNICORN_CONFIG"  # the user's own config file, which hook.py loads first
 
 
+def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
+    """hook.py's on_starting runs the warmup in the master, which gunicorn starts with the config read, its
+    --chdir, --env and --pythonpath applied, and nothing bound yet. The workers fork from it: gunicorn's own
+    import of the app in each worker finds it loaded. What changes against plain gunicorn is what --preload
+    changes: a HUP starts workers on the code already loaded."""
+    return with_hook(env, launch, "warmup hook")
+
+
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
-    """`--config=python:entrypoint.backends.gunicorn.hook` appended. gunicorn reads one config file, and the
-    command line's wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py)
-    first and keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA."""
     if launch.interface != "wsgi":
         return None
-    origin = f"warmup hook (loads {user_config(env, launch) or 'no config file'})"
-    return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)],
-                           worker_warmup="post_worker_init hook")
+    return with_hook(env, launch, "warmup hook")._replace(worker_warmup="post_worker_init hook")
+
+
+def with_hook(env: Mapping[str, str], launch: Launch, why: str) -> Launch:
+    """`--config=python:entrypoint.backends.gunicorn.hook` appended, once. gunicorn reads one config file, and
+    the command line's wins: the hook loads the user's own (from ARGS, GUNICORN_CMD_ARGS or ./gunicorn.conf.py)
+    first and keeps their hooks. Appended last, so it wins over a --config in ARGS or EXTRA."""
+    if HOOK_WORD in launch.argv:
+        return launch
+    origin = f"{why} (loads {user_config(env, launch) or 'no config file'})"
+    return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
 
 
 def user_config(env: Mapping[str, str], launch: Launch) -> str | None:
@@ -221,10 +253,7 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     Text: gunicorn's own format; PROD_ENTRY_ACCESS_LOG=1 adds --access-logfile=- (gunicorn logs no access by
     default), unless the user names an access log anywhere gunicorn reads one."""
     if jsonlog.enabled(env):
-        if HOOK_WORD in launch.argv:
-            return None
-        origin = f"JSON logs hook (loads {user_config(env, launch) or 'no config file'})"
-        return launch._replace(words=[*launch.words, Word(HOOK_WORD, origin)])
+        return with_hook(env, launch, "JSON logs hook")
     given = argv.mentions(launch.argv, *OPTIONS["accesslog"]) or any(s.name == "accesslog" for s in launch.settings)
     if jsonlog.access_setting(env) and not given:
         return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])

@@ -1,5 +1,6 @@
 """A gunicorn config module (`--config=python:entrypoint.backends.gunicorn.hook`, added by prod-entry) whose
-`post_worker_init` replays the warmup requests in every worker, before it accepts its first connection; with
+`on_starting` runs the warmup in the master before it binds (the app loaded once, inherited by every worker),
+and whose `post_worker_init` replays the warmup requests in every worker, before it accepts its first connection; with
 PROD_ENTRY_LOG_FORMAT=json it also sets gunicorn's logger class to ours (logs.py) and its access log to stdout,
 and makes the worker's root logger JSON once the app (and Django's LOGGING) has loaded.
 
@@ -32,6 +33,7 @@ if _location:
     globals().update({k: v for k, v in _theirs.items() if not k.startswith("__")})
 
 _their_post_worker_init = _theirs.get("post_worker_init")
+_their_on_starting = _theirs.get("on_starting")
 
 if jsonlog.enabled():
     if _theirs.get("logger_class") in (None, "gunicorn.glogging.Logger"):
@@ -43,6 +45,16 @@ if jsonlog.enabled():
                                f"{_theirs['logger_class']!r}, kept: gunicorn's own lines are formatted by it")
     if jsonlog.access_enabled() and not _theirs.get("accesslog"):
         accesslog = "-"  # gunicorn's default is no access log; JSON logs have them unless PROD_ENTRY_ACCESS_LOG=0
+
+
+def on_starting(server: Any) -> None:
+    """After gunicorn read its config (and applied --chdir, --env, --pythonpath), before it binds: the warmup
+    prod-entry handed over, in the master, so that the workers fork with the app loaded."""
+    if callable(_their_on_starting):
+        _their_on_starting(server)
+    from entrypoint import warmup
+
+    warmup.here("gunicorn's master")
 
 
 def post_worker_init(worker: Any) -> None:

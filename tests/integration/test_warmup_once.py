@@ -1,0 +1,156 @@
+"""The warmup in the server's own process (issue 14): gunicorn's master loads the app once, runs the warmup
+before it binds, and its workers fork with the app loaded. A broken app still exits 3 with one line, and
+nothing ever answers on the port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+
+from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, one_error_line, run, spawn,
+                     wait_http, wait_until)
+
+
+def web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return example_env(**{"PORT": str(free_port()), "EXAMPLE_LOADED_FILE": str(tmp_path / "loaded"),
+                          "PROD_ENTRY_HEALTHCHECK_URL": "/healthz", **extra})
+
+
+def loaded_by(tmp_path: Path) -> list[int]:
+    """The pids of the processes that imported the example's WSGI module, in order."""
+    path = tmp_path / "loaded"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def workers_of(proc: psutil.Process) -> list[psutil.Process]:
+    return [child for child in proc.children() if "gunicorn" in " ".join(child.cmdline())]
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, worker_class: str) -> None:
+    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps({"workers": 3, "worker-class": worker_class}))
+    with spawn(["web"], env, EXAMPLE) as proc:
+        reader = Reader(proc)
+        wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
+        master = psutil.Process(proc.pid)  # prod-entry exec'd gunicorn: the same process
+        wait_until(lambda: len(workers_of(master)) == 3, 20, what="three workers")
+        wait_until(lambda: reader.text.count("warmed up") == 3, 20, what=f"every worker's replay:\n{reader.text}")
+        output = reader.text
+    assert loaded_by(tmp_path) == [proc.pid], output
+    assert "warmup passed in" in output and "in gunicorn's master" in output, output
+
+
+def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> None:
+    """The control: what gunicorn does by itself, and what the test above would see if the master did not load."""
+    env = web_env(tmp_path, PROD_ENTRY_WARMUP="0", PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}')
+    with spawn(["web"], env, EXAMPLE) as proc:
+        wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
+        wait_until(lambda: len(loaded_by(tmp_path)) == 2, 20, what="both workers to load the app")
+        workers = {child.pid for child in workers_of(psutil.Process(proc.pid))}
+    assert set(loaded_by(tmp_path)) == workers, loaded_by(tmp_path)
+
+
+@pytest.mark.parametrize("option", ["--preload", "--reload"])
+def test_preload_or_reload_keep_the_warmup_in_a_child_before_exec(tmp_path: Path, option: str) -> None:
+    """gunicorn would import the app before any hook (preload) or a worker must read the code anew (reload):
+    prod-entry's child warms up before exec, as for a server that cannot warm up itself."""
+    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps([option]))
+    show = run(["show", "web"], env, EXAMPLE)
+    assert show.returncode == 0 and "warmup:  in a child of prod-entry, before exec" in show.stdout, describe(show)
+    with spawn(["web"], env, EXAMPLE) as proc:
+        reader = Reader(proc)
+        wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
+        output = reader.wait_for("warmed up")
+    assert "warmup passed in" in output and "in gunicorn's master" not in output, output
+    assert proc.pid not in loaded_by(tmp_path)[:1], (loaded_by(tmp_path), output)  # the child loaded first
+
+
+def test_show_says_where_the_warmup_runs(tmp_path: Path) -> None:
+    proc = run(["show", "web"], web_env(tmp_path), EXAMPLE)
+    assert proc.returncode == 0 and "warmup:  in gunicorn's master (on_starting hook)" in proc.stdout, describe(proc)
+    proc = run(["show", "web"], web_env(tmp_path, PROD_ENTRY_WARMUP="0"), EXAMPLE)
+    assert proc.returncode == 0 and "warmup:  off (PROD_ENTRY_WARMUP)" in proc.stdout, describe(proc)
+
+
+@contextmanager
+def knocking(port: int) -> Iterator[list[str]]:
+    """Try to connect to the port every few milliseconds while the block runs; yields what answered."""
+    answered: list[str] = []
+    done = threading.Event()
+
+    def knock() -> None:
+        while not done.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                    conn.sendall(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                    answered.append(conn.recv(64).decode("latin-1") or "(connected, closed)")
+            except OSError:
+                pass
+            done.wait(0.005)
+
+    thread = threading.Thread(target=knock, daemon=True)
+    thread.start()
+    try:
+        yield answered
+    finally:
+        done.set()
+        thread.join(5)
+
+
+BROKEN = {
+    "import error": ({"PROD_ENTRY_PROCESS_WEB_APP": "example.nowhere:application"},
+                     "importing example.nowhere (the app example.nowhere:application) failed: ModuleNotFoundError"),
+    "500 on the health URL": ({"PROD_ENTRY_HEALTHCHECK_URL": "/boom"},
+                              "RuntimeError: the example app's /boom view always fails"),
+    "system check error": ({"EXAMPLE_CHECK_ERROR": "1"}, "Django system check failed"),
+    "empty ALLOWED_HOSTS, DEBUG off": ({"DJANGO_ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is empty in example.settings"),
+    "timeout": ({"PROD_ENTRY_HEALTHCHECK_URL": "/slow/30", "PROD_ENTRY_WARMUP_TIMEOUT": "1"},
+                "warmup timed out after 1s while GET /slow/30"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, case: str) -> None:
+    variables, needle = BROKEN[case]
+    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}', **variables)
+    with knocking(int(env["PORT"])) as answered:
+        proc = run(["web"], env, EXAMPLE, timeout=30)
+    assert proc.returncode == 3, describe(proc)
+    assert needle in one_error_line(proc), describe(proc)
+    assert answered == [] and "Listening at" not in proc.stderr, (answered, describe(proc))
+    with socket.socket() as probe:  # nothing left bound either
+        probe.bind(("0.0.0.0", int(env["PORT"])))
+    assert len(loaded_by(tmp_path)) <= 1, loaded_by(tmp_path)  # no worker was started to load it again
+
+
+def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_path: Path,
+                                                                          postgres_url: str) -> None:
+    """With persistent connections (CONN_MAX_AGE), the connection the warmup's request opened in the master
+    would be inherited by every worker, which would then talk over one socket: it is closed before they fork."""
+    port = int(postgres_url.rsplit(":", 1)[1].split("/")[0])
+    env = web_env(tmp_path, DATABASE_URL=postgres_url, DJANGO_CONN_MAX_AGE="600", PROD_ENTRY_HEALTHCHECK_URL="/db",
+                  PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}')
+    with spawn(["web"], env, EXAMPLE) as proc:
+        reader = Reader(proc)
+        base = f"http://127.0.0.1:{env['PORT']}"
+        wait_http(f"{base}/healthz", proc=proc)
+        answers = [json.loads(answer[1]) for answer in (http_get(f"{base}/db") for _ in range(8)) if answer]
+        master = psutil.Process(proc.pid)
+        to_postgres = [c for c in master.net_connections("tcp") if c.raddr and c.raddr.port == port]
+        output = reader.text
+    assert len(answers) == 8 and all(a["backend"] for a in answers), (answers, output)
+    assert "warmup passed in" in output and "in gunicorn's master" in output, output
+    assert to_postgres == [], (to_postgres, output)
+    # Each worker has a connection of its own.
+    backends_by_worker: dict[int, set[int]] = {}
+    for answer in answers:
+        backends_by_worker.setdefault(answer["pid"], set()).add(answer["backend"])
+    all_backends = [b for backends in backends_by_worker.values() for b in backends]
+    assert len(all_backends) == len(set(all_backends)), backends_by_worker

@@ -358,23 +358,33 @@ def free_port() -> int:
 
 def http_status(port: int, path: str, timeout: float = 5) -> int | None:
     """The status of a GET on a fresh connection, or None when nothing answers."""
+    return http_answer(port, path, timeout)[0]
+
+
+def http_answer(port: int, path: str, timeout: float = 5) -> tuple[int | None, bytes]:
+    """(status, body) of a GET on a fresh connection; (None, b"") when nothing answers."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
     except (OSError, http.client.HTTPException):
-        return None
+        return None, b""
     finally:
         connection.close()
 
 
 def timed_get(port: int, path: str, timeout: float = 30) -> tuple[int | None, float]:
     """(status, ms) of one GET on a fresh connection."""
+    status, elapsed, _ = timed_answer(port, path, timeout)
+    return status, elapsed
+
+
+def timed_answer(port: int, path: str, timeout: float = 30) -> tuple[int | None, float, bytes]:
+    """(status, ms, body) of one GET on a fresh connection."""
     begin = time.perf_counter()
-    status = http_status(port, path, timeout)
-    return status, (time.perf_counter() - begin) * 1000
+    status, body = http_answer(port, path, timeout)
+    return status, (time.perf_counter() - begin) * 1000, body
 
 
 def wait_for_200(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> float:

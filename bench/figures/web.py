@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import statistics
@@ -22,8 +23,8 @@ import psutil
 from bench import bigproject
 from bench.bigproject import EXAMPLE_PROJECT, Project
 from bench.harness import (EXAMPLE, PEERS, PROD_ENTRY, PYTHON, BenchError, Figure, Plan, as_pid1, example_env,
-                           free_port, http_status, require_unshare, started, timed_get, tool, wait_for_200,
-                           wait_until)
+                           free_port, http_status, require_unshare, started, timed_answer, timed_get, tool,
+                           wait_for_200, wait_until)
 
 HEALTH = "/healthz"
 PROD_WARM = "prod-entry web (warmup on)"
@@ -172,6 +173,11 @@ FIRST_WARM = {  # the rows the goal is judged on, and the plain server each is r
 }
 FIRST_SERVERS = (*FIRST_WARM, "prod-entry, gunicorn sync (PROD_ENTRY_WARMUP=0)", *FIRST_WARM.values(), WEBSERVER)
 BIG_FIRST_SERVERS = ("prod-entry, gunicorn sync (warmup on)", "gunicorn sync")
+# Every worker of a 4-worker server: each worker's first request is a first request (the example only: its
+# /whoami names the worker that answered).
+WORKERS = 4
+MULTI_WARM = {"prod-entry, gunicorn sync ×4 (warmup on)": "gunicorn sync ×4"}
+WHOAMI = "/whoami"
 
 
 def first_server(name: str, port: int, project: Project) -> tuple[list[str], dict[str, str], bool]:
@@ -181,7 +187,8 @@ def first_server(name: str, port: int, project: Project) -> tuple[list[str], dic
     if other:
         return other
     env = project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health)
-    gunicorn = [f"--bind=127.0.0.1:{port}", "--workers=1", *(GTHREAD if "gthread" in name else SYNC)]
+    workers = WORKERS if f"×{WORKERS}" in name else 1
+    gunicorn = [f"--bind=127.0.0.1:{port}", f"--workers={workers}", *(GTHREAD if "gthread" in name else SYNC)]
     uvicorn = ["--host=127.0.0.1", f"--port={port}", "--workers=1"]
     if name == WEBSERVER:
         argv, env = server(WEBSERVER, port, project)
@@ -263,6 +270,39 @@ def first_and_warm(name: str, project: Project, plan: Plan) -> tuple[float, floa
     return times[0], statistics.median(times[1:])
 
 
+def first_of_every_worker(name: str, project: Project, plan: Plan) -> tuple[list[float], list[float]]:
+    """A WORKERS-worker server: (each worker's first request, later requests of workers already seen), each
+    after the same pause as first_and_warm's, on a new connection; the kernel picks the worker that accepts,
+    so requests go on until every worker has answered once and plan.warm_requests later ones were timed."""
+    port = free_port()
+    argv, env, _ = first_server(name, port, project)
+    firsts: dict[int, float] = {}
+    warm: list[float] = []
+    with started(argv, env, project.cwd) as proc:
+        wait_ready_without_asking(proc, port, True)
+        master = psutil.Process(proc.pid)
+        wait_until(lambda: len(master.children()) >= WORKERS, 60, f"{WORKERS} workers", interval=0.02)
+        for worker in master.children():
+            wait_idle(worker)
+        for _ in range(WORKERS * 40):
+            if len(firsts) == WORKERS and len(warm) >= plan.warm_requests:
+                break
+            for worker in master.children():
+                wait_idle(worker)
+            time.sleep(plan.request_idle)
+            status, elapsed, body = timed_answer(port, WHOAMI)
+            if status != 200:
+                raise BenchError(f"{name}: GET {WHOAMI} answered {status}")
+            pid = json.loads(body)["pid"]
+            if pid in firsts:
+                warm.append(elapsed)
+            else:
+                firsts[pid] = elapsed
+        else:
+            raise BenchError(f"{name}: {len(firsts)} of {WORKERS} workers answered in {WORKERS * 40} requests")
+    return list(firsts.values()), warm
+
+
 def first_request(plan: Plan) -> dict[str, Any]:
     figure = Figure(8, f"First request after ready vs a warm worker's after the same idle time (GET {HEALTH}, "
                     "new connection each)", "ms", "first ≤ 1.2× warm-after-idle with worker warmup, for gunicorn "
@@ -278,22 +318,36 @@ def first_request(plan: Plan) -> dict[str, Any]:
             one, later = first_and_warm(name, project, plan)
             first[series].append(one)
             warm[series].append(later)
+    for name in MULTI_WARM:  # the example only; interleaved with its plain twin
+        for series in (name, MULTI_WARM[name]):
+            first[series], warm[series] = [], []
+        for _ in range(plan.first_request_runs):
+            for series in (name, MULTI_WARM[name]):
+                each_first, each_warm = first_of_every_worker(series, EXAMPLE_PROJECT, plan)
+                first[series] += each_first
+                warm[series] += each_warm
+        rows += [(EXAMPLE_PROJECT, series, series) for series in (name, MULTI_WARM[name])]
     ratios: dict[str, float] = {}
     for _, name, series in rows:
         figure.add(f"{series}: first", first[series], role(name))
         figure.add(f"{series}: warm after idle", warm[series], role(name))
         ratios[series] = figure.ratio(f"{series}: first / warm after idle", statistics.median(first[series]),
                                       statistics.median(warm[series]))
-    worst = max(FIRST_WARM, key=lambda name: ratios[name])
+    judged = {**FIRST_WARM, **MULTI_WARM}
+    worst = max(judged, key=lambda name: ratios[name])
     figure.judge(ratios[worst] <= 1.2, ", ".join(f"{name.split(', ')[1].split(' (')[0]} {ratios[name]:.2f}×"
-                                                  for name in FIRST_WARM) + " warm-after-idle with warmup "
-                 f"(goal ≤ 1.2×); plain servers " + ", ".join(f"{FIRST_WARM[name]} {ratios[FIRST_WARM[name]]:.2f}×"
-                                                             for name in FIRST_WARM))
+                                                  for name in judged) + " warm-after-idle with warmup "
+                 f"(goal ≤ 1.2×); plain servers " + ", ".join(f"{judged[name]} {ratios[judged[name]]:.2f}×"
+                                                             for name in judged))
     figure.notes.append(
         f"Each request follows the same pause: the serving process idle (no CPU) for 0.3 s, then "
         f"{plan.request_idle:g} s more; the first after ready, then {plan.warm_requests} more (their median is "
         "'warm after idle'), each on a new connection from a Python client on loopback. One worker (gunicorn) "
         "or one process (uvicorn).")
+    figure.notes.append(
+        f"Rows '×{WORKERS}': {WORKERS} sync workers, GET {WHOAMI} (it names the worker that answered) until every "
+        f"worker has answered once: each worker's first request is a 'first', later requests of workers already "
+        "seen are 'warm after idle' (every worker idle before each request).")
     figure.notes.append(
         f"The other servers ({', '.join(others(plan))}) each run through prod-entry (PROD_ENTRY_PROCESS_WEB, "
         "worker warmup on) and bare (the same options, the app named directly): one worker where the server forks "

@@ -22,7 +22,7 @@ from entrypoint.names import COMMANDS, PREFIX
 # Settings a process may override for itself: PROD_ENTRY_PROCESS_<NAME>_<SETTING> beats PROD_ENTRY_<SETTING>.
 PER_PROCESS_SETTINGS: tuple[str, ...] = (
     # warmup and probes (warmup.py, probes.py, waitfor.py)
-    "WARMUP", "WARMUP_WORKERS", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
+    "WARMUP", "WARMUP_WORKERS", "WARMUP_IN_SERVER", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
     "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
     # release steps (release.py)

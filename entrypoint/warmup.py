@@ -401,7 +401,8 @@ def in_server(process: Process | None, env: Mapping[str, str], launch: Launch) -
     (warmup_in None) a child of prod-entry runs the warmup before exec, and the server loads the app again."""
     if not launch.warmup_in:
         return launch
-    wire = backends.adapter(launch, "warm_in_server") if enabled(process, env, launch) else None
+    wanted = enabled(process, env, launch) and health.flag(process, env, "WARMUP_IN_SERVER", True)
+    wire = backends.adapter(launch, "warm_in_server") if wanted else None
     return wire(env, launch) if wire else launch._replace(warmup_in=None)
 
 
@@ -415,7 +416,9 @@ def where(process: Process | None, env: Mapping[str, str], launch: Launch) -> st
         return f"none (the {launch.interface} interface cannot be called in memory)"
     if launch.warmup_in:
         return f"in {launch.warmup_in}"
-    return "in a child of prod-entry, before exec (the server then loads the app again)"
+    off = health.get(process, env, "WARMUP_IN_SERVER") or ""
+    why = f"{health.setting_name(process, 'WARMUP_IN_SERVER')}={off}; " if off.strip().lower() in health.OFF else ""
+    return f"in a child of prod-entry, before exec ({why}the server then loads the app again)"
 
 
 def hand_over(plan: Plan, workers: bool) -> None:
@@ -482,6 +485,7 @@ def here(where: str) -> None:
         give_up(failed(exc), 3, traceback.format_exc())
     finally:
         watchdog.cancel()
+        watchdog.join()  # gone before the server forks
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     output.pass_through()

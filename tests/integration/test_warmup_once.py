@@ -57,11 +57,14 @@ def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> Non
     assert set(loaded_by(tmp_path)) == workers, loaded_by(tmp_path)
 
 
-@pytest.mark.parametrize("option", ["--preload", "--reload"])
-def test_preload_or_reload_keep_the_warmup_in_a_child_before_exec(tmp_path: Path, option: str) -> None:
-    """gunicorn would import the app before any hook (preload) or a worker must read the code anew (reload):
-    prod-entry's child warms up before exec, as for a server that cannot warm up itself."""
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps([option]))
+@pytest.mark.parametrize("variables", [{"PROD_ENTRY_PROCESS_WEB_ARGS": '["--preload"]'},
+                                       {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--reload"]'},
+                                       {"PROD_ENTRY_WARMUP_IN_SERVER": "0"}], ids=["preload", "reload", "off"])
+def test_preload_reload_or_the_switch_keep_the_warmup_in_a_child_before_exec(tmp_path: Path,
+                                                                            variables: dict[str, str]) -> None:
+    """gunicorn would import the app before any hook (preload), a worker must read the code anew (reload), or
+    the user said so: prod-entry's child warms up before exec, as for a server that cannot warm up itself."""
+    env = web_env(tmp_path, **variables)
     show = run(["show", "web"], env, EXAMPLE)
     assert show.returncode == 0 and "warmup:  in a child of prod-entry, before exec" in show.stdout, describe(show)
     with spawn(["web"], env, EXAMPLE) as proc:

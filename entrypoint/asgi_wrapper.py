@@ -11,7 +11,9 @@ serves, at the moment worker_warmup.REPLAY_VAR says:
   granian asginl send no lifespan). The requests run on a private event loop in a thread of their own, so the
   server's loop (daphne's Twisted reactor has already installed one) is left as it was.
 
-A failed replay is logged, never fatal.
+A failed replay is logged, never fatal. Where prod-entry handed the warmup over to the server's process (daphne:
+Launch.warmup_in), the wrapper runs it (warmup.here) before it loads your app, in place of the replay: the app is
+loaded once, by the warmup, and a broken one exits 3 before the server listens.
 
 With PROD_ENTRY_LOG_FORMAT=json the wrapper also serves JSON logs (jsonlog.py): once your app is loaded (and
 Django has applied the project's LOGGING) it makes the console handlers JSON, and, when
@@ -26,9 +28,8 @@ import threading
 import time
 from typing import Any
 
-from entrypoint import jsonlog, worker_warmup
+from entrypoint import jsonlog, warmup, worker_warmup
 from entrypoint.appclient import asgi_get
-from entrypoint.warmup import load_app
 
 
 class Warmed:
@@ -138,7 +139,8 @@ class Accessed:
 
 def _wrap(factory: bool) -> Warmed:
     lifespan = os.environ.get(worker_warmup.REPLAY_VAR, worker_warmup.LIFESPAN) == worker_warmup.LIFESPAN
-    inner = load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
+    warmup.here(f"{os.environ.get(worker_warmup.LOGGER_VAR) or 'the server'}'s process")
+    inner = warmup.load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
     if jsonlog.enabled():
         jsonlog.configure()
     if os.environ.get(jsonlog.WRAPPED_ACCESS_VAR):

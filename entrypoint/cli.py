@@ -33,7 +33,7 @@ Settings:
   PROD_ENTRY_WARMUP=0              skip the in-memory warmup of web processes (and
                                    PROD_ENTRY_WARMUP_WORKERS=0 only the per-worker one;
                                    PROD_ENTRY_WARMUP_IN_SERVER=0 warms up in a child before
-                                   exec, not in gunicorn's master: the app loads twice)
+                                   exec, not in the server's process: the app loads twice)
   PROD_ENTRY_HEALTHCHECK_URL       path that must pass warmup and healthcheck (unset: /, any
                                    status below 500 but 400)
   PROD_ENTRY_WARMUP_HEADERS        headers for warmup requests ("Authorization: Bearer x; X-A: 1";

@@ -6,7 +6,9 @@ daphne binds 127.0.0.1:8000 unless told otherwise (`-b/--bind`, `-p/--port`, or 
 `module:attr`. daphne runs no ASGI lifespan, so the warmup before exec sends none either.
 
 Warmup in daphne's process: daphne is a single process with no hooks and no lifespan, but it imports the app
-before it listens. So the app word becomes the shared ASGI wrapper, which replays the warmup as it is imported.
+(in its main thread) before it listens. So the app word becomes the shared ASGI wrapper, which runs the warmup
+prod-entry hands over as it is imported (warmup.here), loading the app once; where the warmup ran in a child
+before exec instead, the wrapper replays its requests there.
 """
 
 from __future__ import annotations
@@ -39,17 +41,29 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         bind = (argv.option_value(texts, "--bind", "-b") or "127.0.0.1", int(number)) if number.isdigit() else None
     words = [Word(program("daphne"), "backend daphne"), *defaults, *user_words(process), Word(app, app_origin),
              *extra_words(extra)]
-    return Launch(words, WEB, app, "asgi", bind, lifespan=False)
+    return Launch(words, WEB, app, "asgi", bind, lifespan=False, warmup_in=WARMUP_IN)
 
 
-# --- warmup in daphne's process: the shared ASGI wrapper, replaying as daphne imports it ------------------
+# --- warmup in daphne's process: the shared ASGI wrapper, as daphne imports it ----------------------------
+
+WARMUP_IN = "daphne's process (the wrapper app, as daphne imports it), before it listens"
+
+
+def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
+    """The wrapper runs the warmup handed over (asgi_wrapper.py calls warmup.here before it loads the app)."""
+    return _common.wrapped(launch, _common.ASGI_WRAPPER, None)
+
 
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
+    """The wrapper replays the warmup as daphne imports it; nothing to replay where the warmup itself runs in
+    that process (warmup_in)."""
+    if launch.warmup_in:
+        return None
     return _common.wrapped(launch, _common.ASGI_WRAPPER, "a wrapper app, as daphne imports it")
 
 
 def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
-    _common.export_wrapped(launch, IMPORT, "daphne")
+    _common.export_wrapped(launch, IMPORT, "daphne")  # also prepare_logs' for any wrapped launch, handover included
 
 
 # --- logs: daphne's root handler made JSON by the ASGI wrapper, which also writes the access records --------

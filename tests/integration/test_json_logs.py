@@ -34,7 +34,9 @@ SERVERS = {
     "granian-wsgi": {"PROD_ENTRY_PROCESS_WEB": "granian"},
     "granian-asgi": {"PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_PROCESS_WEB_ARGS": "--interface=asgi --workers=2"},
     "waitress": {"PROD_ENTRY_PROCESS_WEB": "waitress"},
-    "daphne": {"PROD_ENTRY_PROCESS_WEB": "daphne"},
+    # The example's LOGGING puts the root logger at WARNING, which drops daphne's own info lines ("Starting server
+    # at"): at INFO they show, as JSON through the root handler the wrapper made JSON.
+    "daphne": {"PROD_ENTRY_PROCESS_WEB": "daphne", "DJANGO_LOG_LEVEL": "INFO"},
 }
 
 # Servers whose every worker must have started before TERM: granian (like uWSGI, below) can wait forever for a

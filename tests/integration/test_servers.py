@@ -94,15 +94,21 @@ def test_hypercorn_workers_all_answer_warm() -> None:
         assert len(served) == 2 and all(before >= 1 for before in served.values()), f"{served}\n{lines.rest(1)}"
 
 
+# daphne's one process is the one the warmup handed over ran in (its wrapper, as daphne imports it): the
+# warmup's own request was its first. The others' workers import the app themselves.
+INHERITED = {"daphne": 1}
+
+
 @pytest.mark.parametrize("name", SERVERS)
-def test_without_the_worker_warmup_the_first_request_is_cold(name: str) -> None:
+def test_without_the_worker_warmup_the_worker_serves_no_request_first(name: str) -> None:
     server = SERVERS[name]
     port = free_port()
     env = server_env(server, port, PROD_ENTRY_WARMUP_WORKERS="0")
     args = [w for w in server.args if not w.startswith("--workers")]
     with spawn_pid1(["web", *args], env, EXAMPLE) as (proc, pid1, lines):
         wait_http(f"http://127.0.0.1:{port}/nothing-here", 30, proc=proc)
-        assert list(first_requests(f"http://127.0.0.1:{port}", 1).values()) == [0], lines.rest(1)
+        assert list(first_requests(f"http://127.0.0.1:{port}", 1).values()) == [INHERITED.get(name, 0)], \
+            lines.rest(1)
 
 
 @pytest.mark.parametrize("name", SERVERS)

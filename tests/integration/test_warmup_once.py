@@ -1,21 +1,39 @@
-"""The warmup in the server's own process (issue 14): gunicorn's master loads the app once, runs the warmup
-before it binds, and its workers fork with the app loaded. A broken app still exits 3 with one line, and
-nothing ever answers on the port."""
+"""The warmup in the server's own process (issue 14): the server's process loads the app once and runs the
+warmup before it binds (gunicorn's master, uWSGI's master through prod-entry's runner, waitress's runner,
+daphne's import of the wrapper app), and the workers, where there are any, fork with the app loaded. A broken
+app still exits 3 with one line, and nothing ever answers on the port."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 import pytest
 
-from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, one_error_line, run, spawn,
-                     wait_http, wait_until)
+from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, one_error_line, output_of, run,
+                     spawn, wait_http, wait_until)
+
+
+class Server(NamedTuple):
+    env: dict[str, str]  # how the test starts it
+    where: str  # the warmup's place, as `prod-entry show` and the passed line name it
+    workers: int  # processes forked from the one that warmed up, each replaying the warmup (0: that one serves)
+
+
+SERVERS = {
+    "gunicorn": Server({"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 2}'}, "gunicorn's master", 2),
+    "uwsgi": Server({"PROD_ENTRY_PROCESS_WEB": "uwsgi", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"processes": 2}'},
+                    "uWSGI's master", 2),
+    "waitress": Server({"PROD_ENTRY_PROCESS_WEB": "waitress"}, "waitress's process", 0),
+    "daphne": Server({"PROD_ENTRY_PROCESS_WEB": "daphne"}, "daphne's process", 0),
+}
 
 
 def web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -24,7 +42,7 @@ def web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def loaded_by(tmp_path: Path) -> list[int]:
-    """The pids of the processes that imported the example's WSGI module, in order."""
+    """The pids of the processes that imported the example's WSGI (or ASGI) module, in order."""
     path = tmp_path / "loaded"
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
@@ -33,18 +51,30 @@ def workers_of(proc: psutil.Process) -> list[psutil.Process]:
     return [child for child in proc.children() if "gunicorn" in " ".join(child.cmdline())]
 
 
-@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
-def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, worker_class: str) -> None:
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps({"workers": 3, "worker-class": worker_class}))
+@pytest.mark.parametrize("server, variables", [
+    ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 3, "worker-class": "sync"}'}),
+    ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 3, "worker-class": "gthread", "threads": 2}'}),
+    ("uwsgi", {}), ("waitress", {}), ("daphne", {}),
+], ids=["gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress", "daphne"])
+def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, server: str,
+                                                                variables: dict[str, str]) -> None:
+    spec = SERVERS[server]
+    workers = 3 if "workers" in variables.get("PROD_ENTRY_PROCESS_WEB_ARGS", "") else spec.workers
+    env = web_env(tmp_path, **{**spec.env, **variables})
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
-        master = psutil.Process(proc.pid)  # prod-entry exec'd gunicorn: the same process
-        wait_until(lambda: len(workers_of(master)) == 3, 20, what="three workers")
-        wait_until(lambda: reader.text.count("warmed up") == 3, 20, what=f"every worker's replay:\n{reader.text}")
+        serving = psutil.Process(proc.pid)  # prod-entry exec'd the server: the same process
+        wait_until(lambda: len(serving.children()) >= workers, 20, what=f"{workers} workers")
+        wait_until(lambda: reader.text.count("warmed up") == workers, 20,
+                   what=f"every worker's replay:\n{reader.text}")
+        answers = [http_get(f"http://127.0.0.1:{env['PORT']}/healthz") for _ in range(4)]
         output = reader.text
+    assert all(answer and answer[0] == 200 for answer in answers), (answers, output)
     assert loaded_by(tmp_path) == [proc.pid], output
-    assert "warmup passed in" in output and "in gunicorn's master" in output, output
+    assert "warmup passed in" in output and f"in {spec.where} (" in output, output
+    # A server of one process serves from the very process the warmup warmed: nothing to replay there.
+    assert output.count("warmed up") == workers, output
 
 
 def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> None:
@@ -57,28 +87,41 @@ def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> Non
     assert set(loaded_by(tmp_path)) == workers, loaded_by(tmp_path)
 
 
-@pytest.mark.parametrize("variables", [{"PROD_ENTRY_PROCESS_WEB_ARGS": '["--preload"]'},
-                                       {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--reload"]'},
-                                       {"PROD_ENTRY_WARMUP_IN_SERVER": "0"}], ids=["preload", "reload", "off"])
-def test_preload_reload_or_the_switch_keep_the_warmup_in_a_child_before_exec(tmp_path: Path,
-                                                                            variables: dict[str, str]) -> None:
-    """gunicorn would import the app before any hook (preload), a worker must read the code anew (reload), or
-    the user said so: prod-entry's child warms up before exec, as for a server that cannot warm up itself."""
-    env = web_env(tmp_path, **variables)
+OFF = {"PROD_ENTRY_WARMUP_IN_SERVER": "0"}
+
+
+@pytest.mark.parametrize("server, variables", [
+    ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--preload"]'}),
+    ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--reload"]'}),
+    ("gunicorn", OFF),
+    ("uwsgi", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"processes": 2, "lazy-apps": true}'}),
+    ("uwsgi", OFF), ("waitress", OFF), ("daphne", OFF),
+], ids=["gunicorn-preload", "gunicorn-reload", "gunicorn-off", "uwsgi-lazy-apps", "uwsgi-off", "waitress-off",
+        "daphne-off"])
+def test_where_the_server_cannot_or_must_not_warm_up_the_child_does_before_exec(tmp_path: Path, server: str,
+                                                                              variables: dict[str, str]) -> None:
+    """gunicorn would import the app before any hook (preload), a worker must read the code anew (reload,
+    uWSGI's lazy-apps), or the user said so: prod-entry's child warms up before exec, as for a server that
+    cannot warm up itself, and the server replays the warmup's requests. Also the control of the test above:
+    the app is loaded again."""
+    env = web_env(tmp_path, **{**SERVERS[server].env, **variables})
     show = run(["show", "web"], env, EXAMPLE)
     assert show.returncode == 0 and "warmup:  in a child of prod-entry, before exec" in show.stdout, describe(show)
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
         output = reader.wait_for("warmed up")
-    assert "warmup passed in" in output and "in gunicorn's master" not in output, output
-    assert proc.pid not in loaded_by(tmp_path)[:1], (loaded_by(tmp_path), output)  # the child loaded first
+    assert "warmup passed in" in output and f"in {SERVERS[server].where}" not in output, output
+    loaded = loaded_by(tmp_path)
+    assert len(loaded) >= 2 and loaded[0] != proc.pid, (loaded, output)  # the child loaded first
 
 
-def test_show_says_where_the_warmup_runs(tmp_path: Path) -> None:
-    proc = run(["show", "web"], web_env(tmp_path), EXAMPLE)
-    assert proc.returncode == 0 and "warmup:  in gunicorn's master (on_starting hook)" in proc.stdout, describe(proc)
-    proc = run(["show", "web"], web_env(tmp_path, PROD_ENTRY_WARMUP="0"), EXAMPLE)
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_show_says_where_the_warmup_runs(tmp_path: Path, server: str) -> None:
+    env = web_env(tmp_path, **SERVERS[server].env)
+    proc = run(["show", "web"], env, EXAMPLE)
+    assert proc.returncode == 0 and f"warmup:  in {SERVERS[server].where} (" in proc.stdout, describe(proc)
+    proc = run(["show", "web"], {**env, "PROD_ENTRY_WARMUP": "0"}, EXAMPLE)
     assert proc.returncode == 0 and "warmup:  off (PROD_ENTRY_WARMUP)" in proc.stdout, describe(proc)
 
 
@@ -119,27 +162,45 @@ BROKEN = {
 }
 
 
+@pytest.mark.parametrize("server", list(SERVERS))
 @pytest.mark.parametrize("case", list(BROKEN))
-def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, case: str) -> None:
+def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, case: str, server: str) -> None:
     variables, needle = BROKEN[case]
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}', **variables)
+    env = web_env(tmp_path, **{**SERVERS[server].env, **variables})
     with knocking(int(env["PORT"])) as answered:
         proc = run(["web"], env, EXAMPLE, timeout=30)
     assert proc.returncode == 3, describe(proc)
     assert needle in one_error_line(proc), describe(proc)
-    assert answered == [] and "Listening at" not in proc.stderr, (answered, describe(proc))
+    assert answered == [], (answered, describe(proc))
     with socket.socket() as probe:  # nothing left bound either
         probe.bind(("0.0.0.0", int(env["PORT"])))
     assert len(loaded_by(tmp_path)) <= 1, loaded_by(tmp_path)  # no worker was started to load it again
 
 
-def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_path: Path,
-                                                                          postgres_url: str) -> None:
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_term_during_the_warmup_in_the_server_exits_143_with_one_line(tmp_path: Path, server: str) -> None:
+    marker = tmp_path / "slow-view-running"
+    env = web_env(tmp_path, **SERVERS[server].env, PROD_ENTRY_HEALTHCHECK_URL="/slow/120",
+                  PROD_ENTRY_WARMUP_TIMEOUT="300", EXAMPLE_SLOW_MARKER=str(marker))
+    with knocking(int(env["PORT"])) as answered, spawn(["web"], env, EXAMPLE) as proc:
+        wait_until(marker.exists, 30, what="the warmup to reach the slow view")
+        proc.send_signal(signal.SIGTERM)  # the server's process: prod-entry exec'd it
+        code = proc.wait(timeout=10)
+        output = output_of(proc)
+    assert code == 128 + signal.SIGTERM, f"exit {code}\n{output}"
+    lines = output.strip().splitlines()
+    assert lines[-1] == "prod-entry: error: stopped by SIGTERM during warmup", output
+    assert "Traceback" not in output and answered == [], (answered, output)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])
+def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_path: Path, postgres_url: str,
+                                                                          server: str) -> None:
     """With persistent connections (CONN_MAX_AGE), the connection the warmup's request opened in the master
     would be inherited by every worker, which would then talk over one socket: it is closed before they fork."""
     port = int(postgres_url.rsplit(":", 1)[1].split("/")[0])
-    env = web_env(tmp_path, DATABASE_URL=postgres_url, DJANGO_CONN_MAX_AGE="600", PROD_ENTRY_HEALTHCHECK_URL="/db",
-                  PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}')
+    env = web_env(tmp_path, **SERVERS[server].env, DATABASE_URL=postgres_url, DJANGO_CONN_MAX_AGE="600",
+                  PROD_ENTRY_HEALTHCHECK_URL="/db")
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         base = f"http://127.0.0.1:{env['PORT']}"
@@ -149,7 +210,7 @@ def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_p
         to_postgres = [c for c in master.net_connections("tcp") if c.raddr and c.raddr.port == port]
         output = reader.text
     assert len(answers) == 8 and all(a["backend"] for a in answers), (answers, output)
-    assert "warmup passed in" in output and "in gunicorn's master" in output, output
+    assert "warmup passed in" in output and f"in {SERVERS[server].where}" in output, output
     assert to_postgres == [], (to_postgres, output)
     # Each worker has a connection of its own.
     backends_by_worker: dict[int, set[int]] = {}

@@ -365,9 +365,11 @@ def test_daphne_host_and_port_defaults(args, expected, bind):
 def test_worker_warmup_swaps_the_app_for_a_wrapper(backend, args, wrapper):
     from entrypoint import warmup
 
-    env = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args}
+    # Without the handover (daphne's wrapper would run the warmup itself, and have nothing to replay).
+    env = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args,
+           "PROD_ENTRY_WARMUP_IN_SERVER": "0"}
     process = config.processes(Environment(env, frozenset(), None))["web"]
-    launch = backends.plan(process, env)
+    launch = warmup.in_server(process, env, backends.plan(process, env))
     wired = warmup.with_worker_warmup(process, env, launch)
     assert wrapper in wired.argv and launch.app not in wired.argv[1:] and wired.worker_warmup
     assert len(wired.argv) == len(launch.argv)
@@ -392,3 +394,48 @@ def test_gunicorn_config_files_preload_or_reload_keep_the_warmup_out_of_the_mast
     path.write_text(text)
     launch = plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB_ARGS": f"--config={path}"}, "web")
     assert (launch.warmup_in is not None) == in_master, launch
+
+
+def wired(env):
+    """The Launch as a start resolves it: planned, the warmup handed over where it can be, then the replay."""
+    from entrypoint import warmup
+
+    process = config.processes(Environment(env, frozenset(), None))["web"]
+    launch = warmup.in_server(process, env, backends.plan(process, env))
+    return warmup.with_worker_warmup(process, env, launch)
+
+
+@pytest.mark.parametrize("backend, head, replay", [
+    ("waitress", [sys.executable, "-m", "entrypoint.backends.waitress.serve"], None),
+    ("uwsgi", [sys.executable, "-m", "entrypoint.backends.uwsgi.serve"], "postfork hook"),
+])
+def test_waitress_and_uwsgi_run_the_warmup_in_their_runner(backend, head, replay):
+    launch = wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": backend})
+    assert launch.warmup_in and launch.argv[:3] == head, launch
+    # waitress's one process is the one the warmup warmed; uWSGI's workers replay after they fork.
+    assert launch.worker_warmup == replay, launch
+
+
+def test_daphne_runs_the_warmup_in_its_wrapper_and_replays_nothing():
+    launch = wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "daphne"})
+    assert launch.warmup_in and "entrypoint.asgi_wrapper:app" in launch.argv and launch.worker_warmup is None
+
+
+@pytest.mark.parametrize("env", [{"PROD_ENTRY_PROCESS_WEB_ARGS": "--lazy-apps"},
+                                 {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"lazy": true}'},
+                                 {"PROD_ENTRY_PROCESS_WEB_ARGS": "--chdir=/srv"},
+                                 {"UWSGI_PYTHONPATH": "/srv/lib"},
+                                 {"PROD_ENTRY_PROCESS_WEB_ARGS": "--env=DJANGO_SETTINGS_MODULE=example.settings"},
+                                 {"PROD_ENTRY_PROCESS_WEB_ARGS": "--virtualenv=/venv"},
+                                 {"PROD_ENTRY_PROCESS_WEB_ARGS": "--yaml app.yml"},
+                                 {"PROD_ENTRY_WARMUP_IN_SERVER": "0"}])
+def test_uwsgi_keeps_the_child_warmup_where_the_app_must_load_in_each_worker_or_after_uwsgis_options(env):
+    launch = wired({**UWSGI, **env})
+    assert launch.warmup_in is None and launch.argv[0].endswith("uwsgi"), launch
+    assert launch.worker_warmup == "postfork hook", launch
+
+
+def test_uwsgi_ini_lazy_apps_keeps_the_child_warmup(tmp_path):
+    ini = tmp_path / "app.ini"
+    ini.write_text("[uwsgi]\nlazy-apps = true\n")
+    assert wired({**UWSGI, "UWSGI_INI": str(ini)}).warmup_in is None

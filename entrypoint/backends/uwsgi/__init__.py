@@ -1,7 +1,8 @@
 """uWSGI serving a WSGI app (the `uwsgi` program of the pyuwsgi wheel, or of a compiled uWSGI):
 `uwsgi --master --http-socket=0.0.0.0:$PORT --need-app --hook-master-start=... [ARGS] --module=APP [EXTRA]`,
 and everything prod-entry knows about uWSGI: its stop signals, its own options from the environment and ini
-files, and its per-worker warmup (hook.py, a module each worker runs after fork through `--import`).
+files, the warmup in its master (serve.py, which calls pyuwsgi.run() after it) and its per-worker warmup
+(hook.py, a module each worker runs after fork through `--import`).
 
 Stopping: uWSGI 2.0's master takes TERM as a *brutal reload* (`--die-on-term`: a brutal shutdown, workers
 killed with their requests); only its master FIFO's `q` is a graceful shutdown. The master-start hook
@@ -12,7 +13,9 @@ finishes its request, then the master exits 0. INT stays the brutal shutdown, HU
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import os
+import sys
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv, jsonlog
@@ -28,6 +31,11 @@ SOCKETS = ("--http-socket", "--http11-socket", "--https-socket", "--socket", "-s
            "--puwsgi-socket", "--shared-socket", "--zerg")
 # Config files prod-entry cannot read without uWSGI's own parsers: they may set anything, so no defaults.
 OPAQUE_CONFIGS = ("--yaml", "-y", "--yml", "--json", "-j", "--js", "--xml", "-x", "--config")
+# Options under which the warmup cannot run before pyuwsgi.run() (see warm_in_server): each worker must load the
+# app itself (lazy), or uWSGI changes where the app is imported from only once it runs (directory, import path,
+# virtualenv, environment).
+MASTER_CANNOT_WARM = ("--lazy-apps", "--lazy", "--chdir", "--chdir2", "--pythonpath", "--python-path", "--pp",
+                      "--home", "-H", "--virtualenv", "--venv", "--pyhome", "--env")
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -56,7 +64,9 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         theirs.get("http-socket", ("", ""))[0]
     words = [Word(program("uwsgi"), "backend uwsgi"), *defaults, *user_words(process),
              Word(f"--module={app}", app_origin), *extra_words(extra)]
-    return Launch(words, WEB, app, "wsgi", None if opaque else split_bind(bind_text), settings=shown)
+    can_warm = not opaque and not given(*MASTER_CANNOT_WARM) and importlib.util.find_spec("pyuwsgi") is not None
+    return Launch(words, WEB, app, "wsgi", None if opaque else split_bind(bind_text), settings=shown,
+                  warmup_in=WARMUP_IN if can_warm else None)
 
 
 def their_options(texts: Sequence[str], env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -86,6 +96,22 @@ def read_ini(spec: str) -> dict[str, str]:
         return {}
     name = section or "uwsgi"
     return {k.replace("_", "-"): v or "" for k, v in parser[name].items()} if parser.has_section(name) else {}
+
+
+# --- the warmup in the master, before uWSGI starts: serve.py --------------------------------------------
+
+WARMUP_IN = "uWSGI's master (serve.py, before pyuwsgi.run), before it binds; the workers fork with the app loaded"
+RUNNER = "entrypoint.backends.uwsgi.serve"
+
+
+def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
+    """The program word becomes `python -m entrypoint.backends.uwsgi.serve`, which runs the warmup and then
+    pyuwsgi.run() with the same options. Only with pyuwsgi in this Python (a compiled uWSGI embeds its own
+    interpreter), and none of MASTER_CANNOT_WARM: what changes against plain uWSGI is that the app is imported
+    before uWSGI applies its options, which is why those that change the import keep the child warmup."""
+    runner = [Word(sys.executable, "warmup in uWSGI's master"), Word("-m", "warmup in uWSGI's master"),
+              Word(RUNNER, "warmup in uWSGI's master (pyuwsgi's uwsgi, after the warmup)")]
+    return launch._replace(words=[*runner, *launch.words[1:]])
 
 
 # --- per-worker warmup: hook.py, imported by uWSGI, registers a postfork function -------------------------

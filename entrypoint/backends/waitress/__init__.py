@@ -1,8 +1,10 @@
 """waitress serving a WSGI app: `python -m entrypoint.backends.waitress.serve --listen=0.0.0.0:$PORT [ARGS] [EXTRA]
 APP`, waitress-serve's own command line (same options, same parser) run by serve.py, which adds the one
 thing waitress-serve lacks: TERM drains (stop accepting, finish the requests in flight, exit 0) instead of
-dying at once with them. waitress is one process, so the per-process warmup is serve.py replaying the warmup
-requests in that process, after it imported the app and before it binds."""
+dying at once with them. waitress is one process, and serve.py runs the warmup prod-entry hands over in it
+(warmup.here) before waitress's runner imports the app: the app is loaded once, and the process that passed the
+warmup is the one that serves. Where the warmup ran in a child before exec instead (`prod-entry check` never
+execs), serve.py replays its requests in the serving process, after it imported the app and before it binds."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from entrypoint.config import Process
 from entrypoint.django_settings import application
 
 RUNNER = "entrypoint.backends.waitress.serve"
+WARMUP_IN = "waitress's process (serve.py, before waitress imports the app), before it binds"
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -34,7 +37,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     # EXTRA before the app: waitress's option parser stops at the first word that is not an option.
     words = [*head, *defaults, *user_words(process), *extra_words(extra), Word(app, app_origin)]
     # --call: APP is a factory waitress calls for the WSGI app; the warmup must call it too.
-    return Launch(words, WEB, app, "wsgi", bind(texts), factory="--call" in texts)
+    return Launch(words, WEB, app, "wsgi", bind(texts), factory="--call" in texts, warmup_in=WARMUP_IN)
 
 
 def bind(texts: list[str]) -> tuple[str, int] | None:
@@ -48,7 +51,14 @@ def bind(texts: list[str]) -> tuple[str, int] | None:
     return (argv.option_value(texts, "--host") or "0.0.0.0", int(number)) if number.isdigit() else None
 
 
+def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
+    """No words to change: serve.py calls warmup.here first, in the one process that will serve."""
+    return launch
+
+
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
-    """No words to change: serve.py replays the plan warmup.py exports, in the one serving process."""
-    return launch._replace(worker_warmup="in the serving process, before it binds") \
-        if launch.interface == "wsgi" else None
+    """No words to change: serve.py replays the plan warmup.py exports, in the one serving process. Nothing to
+    replay where the warmup itself runs in that process (warmup_in)."""
+    if launch.interface != "wsgi" or launch.warmup_in:
+        return None
+    return launch._replace(worker_warmup="in the serving process, before it binds")

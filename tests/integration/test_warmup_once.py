@@ -1,11 +1,13 @@
-"""The warmup in the server's own process (issue 14): gunicorn's master loads the app once, runs the warmup
-before it binds, and its workers fork with the app loaded. A broken app still exits 3 with one line, and
-nothing ever answers on the port."""
+"""The warmup in the server's own process (issue 14): gunicorn's master, or uvicorn's one process, loads the app
+once and runs the warmup before it binds (gunicorn's workers fork with the app loaded; uvicorn serves it
+itself). A broken app still exits 3 with one line, and nothing ever answers on the port."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,37 +16,51 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, one_error_line, run, spawn,
+from support import (EXAMPLE, PROD_ENTRY, Reader, describe, example_env, free_port, http_get, one_error_line, run, spawn,
                      wait_http, wait_until)
 
+# What each server's process says where the warmup passed, and the line it logs once it listens.
+SERVERS = {
+    "gunicorn": {"where": "in gunicorn's master", "show": "in gunicorn's master (on_starting hook)",
+                 "listening": "Listening at", "env": {}},
+    "uvicorn": {"where": "in the server's process (lifespan startup)", "show": "in uvicorn's process",
+                "listening": "Uvicorn running on", "env": {"PROD_ENTRY_PROCESS_WEB": "uvicorn"}},
+}
 
-def web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+
+def web_env(tmp_path: Path, server: str = "gunicorn", **extra: str) -> dict[str, str]:
     return example_env(**{"PORT": str(free_port()), "EXAMPLE_LOADED_FILE": str(tmp_path / "loaded"),
-                          "PROD_ENTRY_HEALTHCHECK_URL": "/healthz", **extra})
+                          "PROD_ENTRY_HEALTHCHECK_URL": "/healthz", **SERVERS[server]["env"], **extra})
 
 
 def loaded_by(tmp_path: Path) -> list[int]:
-    """The pids of the processes that imported the example's WSGI module, in order."""
+    """The pids of the processes that imported the example's WSGI or ASGI module, in order."""
     path = tmp_path / "loaded"
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
 def workers_of(proc: psutil.Process) -> list[psutil.Process]:
-    return [child for child in proc.children() if "gunicorn" in " ".join(child.cmdline())]
+    return [child for child in proc.children() if {"gunicorn", "uvicorn", "multiprocessing"} &
+            set(" ".join(child.cmdline()).replace(".", " ").replace("/", " ").split())]
 
 
-@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
-def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, worker_class: str) -> None:
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps({"workers": 3, "worker-class": worker_class}))
+@pytest.mark.parametrize("server, args, workers", [("gunicorn", {"workers": 3, "worker-class": "sync"}, 3),
+                                                   ("gunicorn", {"workers": 3, "worker-class": "gthread"}, 3),
+                                                   ("uvicorn", {}, 0)])
+def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, server: str, args: dict,
+                                                                workers: int) -> None:
+    env = web_env(tmp_path, server, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps(args))
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
-        master = psutil.Process(proc.pid)  # prod-entry exec'd gunicorn: the same process
-        wait_until(lambda: len(workers_of(master)) == 3, 20, what="three workers")
-        wait_until(lambda: reader.text.count("warmed up") == 3, 20, what=f"every worker's replay:\n{reader.text}")
+        master = psutil.Process(proc.pid)  # prod-entry exec'd the server: the same process
+        wait_until(lambda: len(workers_of(master)) == workers, 20, what=f"{workers} workers")
+        wait_until(lambda: reader.text.count("warmed up") == workers, 20,
+                   what=f"every worker's replay:\n{reader.text}")
         output = reader.text
     assert loaded_by(tmp_path) == [proc.pid], output
-    assert "warmup passed in" in output and "in gunicorn's master" in output, output
+    assert "warmup passed in" in output and SERVERS[server]["where"] in output, output
+    assert "warmed up" not in output or workers, output  # uvicorn's one process: no replay of what it just ran
 
 
 def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> None:
@@ -57,25 +73,29 @@ def test_without_warmup_every_worker_loads_the_app_itself(tmp_path: Path) -> Non
     assert set(loaded_by(tmp_path)) == workers, loaded_by(tmp_path)
 
 
-@pytest.mark.parametrize("option", ["--preload", "--reload"])
-def test_preload_or_reload_keep_the_warmup_in_a_child_before_exec(tmp_path: Path, option: str) -> None:
-    """gunicorn would import the app before any hook (preload) or a worker must read the code anew (reload):
-    prod-entry's child warms up before exec, as for a server that cannot warm up itself."""
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps([option]))
+@pytest.mark.parametrize("server, args", [("gunicorn", ["--preload"]), ("gunicorn", ["--reload"]),
+                                          ("uvicorn", ["--workers", "2"]), ("uvicorn", ["--reload"])])
+def test_preload_reload_or_worker_processes_keep_the_warmup_in_a_child_before_exec(tmp_path: Path, server: str,
+                                                                                   args: list[str]) -> None:
+    """gunicorn would import the app before any hook (preload) or a worker must read the code anew (reload);
+    uvicorn's workers and reloaded servers are processes it spawns, which import everything anew: prod-entry's
+    child warms up before exec, as for a server that cannot warm up itself."""
+    env = web_env(tmp_path, server, PROD_ENTRY_PROCESS_WEB_ARGS=json.dumps(args))
     show = run(["show", "web"], env, EXAMPLE)
     assert show.returncode == 0 and "warmup:  in a child of prod-entry, before exec" in show.stdout, describe(show)
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc)
         output = reader.wait_for("warmed up")
-    assert "warmup passed in" in output and "in gunicorn's master" not in output, output
+    assert "warmup passed in" in output and SERVERS[server]["where"] not in output, output
     assert proc.pid not in loaded_by(tmp_path)[:1], (loaded_by(tmp_path), output)  # the child loaded first
 
 
-def test_show_says_where_the_warmup_runs(tmp_path: Path) -> None:
-    proc = run(["show", "web"], web_env(tmp_path), EXAMPLE)
-    assert proc.returncode == 0 and "warmup:  in gunicorn's master (on_starting hook)" in proc.stdout, describe(proc)
-    proc = run(["show", "web"], web_env(tmp_path, PROD_ENTRY_WARMUP="0"), EXAMPLE)
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_show_says_where_the_warmup_runs(tmp_path: Path, server: str) -> None:
+    proc = run(["show", "web"], web_env(tmp_path, server), EXAMPLE)
+    assert proc.returncode == 0 and f"warmup:  {SERVERS[server]['show']}" in proc.stdout, describe(proc)
+    proc = run(["show", "web"], web_env(tmp_path, server, PROD_ENTRY_WARMUP="0"), EXAMPLE)
     assert proc.returncode == 0 and "warmup:  off (PROD_ENTRY_WARMUP)" in proc.stdout, describe(proc)
 
 
@@ -114,20 +134,52 @@ BROKEN = {
     "timeout": ({"PROD_ENTRY_HEALTHCHECK_URL": "/slow/30", "PROD_ENTRY_WARMUP_TIMEOUT": "1"},
                 "warmup timed out after 1s while GET /slow/30"),
 }
+# ASGI only: the app's own lifespan startup, which uvicorn's process runs before the checks.
+BROKEN_ASGI = {
+    "lifespan startup failed": ({"PROD_ENTRY_PROCESS_WEB_APP": "example.lifespan:application",
+                                 "EXAMPLE_LIFESPAN_FAIL": "1"},
+                                "example.lifespan:application: ASGI lifespan startup failed: EXAMPLE_LIFESPAN_FAIL"),
+    "lifespan startup failed, from a factory": (
+        {"PROD_ENTRY_PROCESS_WEB_APP": "example.lifespan:create", "PROD_ENTRY_PROCESS_WEB_ARGS": '["--factory"]',
+         "EXAMPLE_LIFESPAN_FAIL": "1"}, "example.lifespan:create: ASGI lifespan startup failed: EXAMPLE_LIFESPAN_FAIL"),
+}
+WORKERS = {"gunicorn": {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 2}'}, "uvicorn": {}}
 
 
-@pytest.mark.parametrize("case", list(BROKEN))
-def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, case: str) -> None:
-    variables, needle = BROKEN[case]
-    env = web_env(tmp_path, PROD_ENTRY_PROCESS_WEB_ARGS='{"workers": 2}', **variables)
+@pytest.mark.parametrize("server, case", [(server, case) for server in SERVERS for case in BROKEN] +
+                         [("uvicorn", case) for case in BROKEN_ASGI])
+def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, server: str, case: str) -> None:
+    variables, needle = {**BROKEN, **BROKEN_ASGI}[case]
+    env = web_env(tmp_path, server, **{**WORKERS[server], **variables})
     with knocking(int(env["PORT"])) as answered:
-        proc = run(["web"], env, EXAMPLE, timeout=30)
+        started = subprocess.Popen([PROD_ENTRY, "web"], env=env, cwd=EXAMPLE, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.CompletedProcess(started.args, 0, *started.communicate(timeout=30))
+        proc.returncode = started.returncode
     assert proc.returncode == 3, describe(proc)
     assert needle in one_error_line(proc), describe(proc)
-    assert answered == [] and "Listening at" not in proc.stderr, (answered, describe(proc))
+    assert answered == [] and SERVERS[server]["listening"] not in proc.stderr, (answered, describe(proc))
     with socket.socket() as probe:  # nothing left bound either
         probe.bind(("0.0.0.0", int(env["PORT"])))
-    assert len(loaded_by(tmp_path)) <= 1, loaded_by(tmp_path)  # no worker was started to load it again
+    # Loaded by the server's process (prod-entry exec'd it: the same pid), if at all; by no worker, no child.
+    assert set(loaded_by(tmp_path)) <= {started.pid}, (loaded_by(tmp_path), started.pid)
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_term_during_the_warmup_in_the_server_exits_143_and_nothing_answers(tmp_path: Path, server: str) -> None:
+    marker = tmp_path / "slow-view-running"
+    env = web_env(tmp_path, server, PROD_ENTRY_HEALTHCHECK_URL="/slow/120", PROD_ENTRY_WARMUP_TIMEOUT="300",
+                  EXAMPLE_SLOW_MARKER=str(marker))
+    with knocking(int(env["PORT"])) as answered, spawn(["web"], env, EXAMPLE) as proc:
+        reader = Reader(proc)
+        wait_until(marker.exists, 30, what=f"the warmup to reach the slow view:\n{reader.text}")
+        proc.send_signal(signal.SIGTERM)  # the server's process: prod-entry exec'd it
+        code = proc.wait(timeout=10)  # the server's own handler would leave the slow view running for 120 s
+        output = reader.finish()
+    assert code == 143, f"exit {code}\n{output}"
+    assert output.strip().splitlines()[-1] == "prod-entry: error: stopped by SIGTERM during warmup", output
+    assert answered == [] and SERVERS[server]["listening"] not in output, (answered, output)
+    assert loaded_by(tmp_path) == [proc.pid], loaded_by(tmp_path)  # it was the server's process warming up
 
 
 def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_path: Path,

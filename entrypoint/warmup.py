@@ -1,5 +1,7 @@
 """Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
-memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
+memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started); or,
+where the server's own process can run it before it binds, handed over to that process (InServer: gunicorn's
+master, uvicorn's one process), so that the app is loaded once.
 
 Also wires in the per-worker replay of the same requests, through each server's own adapter
 (backends/gunicorn/hook.py, the asgi_wrapper.py / wsgi_wrapper.py apps, ...) and the plan in worker_warmup.py.

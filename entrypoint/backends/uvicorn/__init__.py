@@ -69,10 +69,10 @@ TRUE = ("1", "true", "t", "yes", "y", "on")  # click's spellings of a true flag,
 
 
 def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
-    """The app word swapped for the wrapper, which uvicorn imports in its process before its event loop runs
-    (or, for --factory, calls in it): it loads the app and runs the warmup's load phase then, and the checks
-    in the lifespan startup uvicorn awaits before it binds, on uvicorn's loop. No replay: the same process
-    serves."""
+    """The app word swapped for the wrapper, which uvicorn's process imports before it binds (uvicorn 0.55's
+    main.run imports it before the event loop runs, Config.load on the loop finds it in sys.modules and calls
+    a --factory there): the wrapper runs the warmup's load phase then, and the checks in the lifespan startup
+    uvicorn awaits before it binds, on uvicorn's loop. No replay: the same process serves."""
     return _common.wrapped(launch, _common.ASGI_WRAPPER, None, "warmup in uvicorn's process")
 
 

@@ -137,53 +137,68 @@ class AsgiClient:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.loop = asyncio.new_event_loop()
-        self.state: dict[str, Any] = {}
-        self.lifespan: asyncio.Task | None = None
-        self.to_app: asyncio.Queue | None = None
-        self.from_app: asyncio.Queue | None = None
+        self.lifespan = Lifespan(app)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.lifespan.state
 
     def start(self) -> None:
-        self.loop.run_until_complete(self._startup())
+        self.loop.run_until_complete(self.lifespan.start())
 
     def get(self, path: str, target: Target) -> Response:
         return self.loop.run_until_complete(asgi_get(self.app, path, target, self.state))
 
     def stop(self) -> None:
         try:
-            if self.lifespan is not None:
-                self.loop.run_until_complete(self._shutdown())
+            self.loop.run_until_complete(self.lifespan.stop())
         finally:
             self.loop.close()
 
-    async def _startup(self) -> None:
-        self.to_app, self.from_app = asyncio.Queue(), asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
-        self.lifespan = asyncio.ensure_future(self.app(scope, self.to_app.get, self.from_app.put))
+
+class Lifespan:
+    """An app's lifespan protocol, driven on the running event loop: `await start()`, then `await stop()`. In
+    `scope` (a server's own lifespan scope, whose state its requests carry), else one of ours."""
+
+    def __init__(self, app: Callable[..., Any], scope: dict[str, Any] | None = None) -> None:
+        self.app = app
+        self.scope = scope or {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        self.state: dict[str, Any] = self.scope.setdefault("state", {})
+        self.task: asyncio.Future | None = None  # the app's lifespan call, while it speaks the protocol
+        self.to_app: asyncio.Queue = asyncio.Queue()
+        self.from_app: asyncio.Queue = asyncio.Queue()
+
+    async def start(self) -> None:
+        """Raises LifespanFailed for lifespan.startup.failed."""
+        self.task = asyncio.ensure_future(self.app(self.scope, self.to_app.get, self.from_app.put))
         await self.to_app.put({"type": "lifespan.startup"})
-        message = await self._lifespan_reply()
+        message = await self._reply()
         if message is None:
             # The app does not speak lifespan (Django raises for it): servers carry on without, and so do we.
-            self.lifespan = None
+            self.task = None
         elif message["type"] == "lifespan.startup.failed":
             raise LifespanFailed("startup", str(message.get("message", "")))
 
-    async def _lifespan_reply(self) -> dict | None:
-        assert self.lifespan is not None and self.from_app is not None
+    async def stop(self) -> None:
+        """Nothing when the app was not started or does not speak lifespan; raises LifespanFailed for
+        lifespan.shutdown.failed."""
+        if self.task is None:
+            return
+        await self.to_app.put({"type": "lifespan.shutdown"})
+        message = await self._reply()
+        if message is not None and message["type"] == "lifespan.shutdown.failed":
+            raise LifespanFailed("shutdown", str(message.get("message", "")))
+
+    async def _reply(self) -> dict | None:
+        assert self.task is not None
         reply = asyncio.ensure_future(self.from_app.get())
-        await asyncio.wait({reply, self.lifespan}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reply, self.task}, return_when=asyncio.FIRST_COMPLETED)
         if reply.done():
             return reply.result()
         reply.cancel()
-        if not self.lifespan.cancelled():
-            self.lifespan.exception()  # retrieve it, so asyncio does not log "exception never retrieved"
+        if not self.task.cancelled():
+            self.task.exception()  # retrieve it, so asyncio does not log "exception never retrieved"
         return None
-
-    async def _shutdown(self) -> None:
-        assert self.to_app is not None
-        await self.to_app.put({"type": "lifespan.shutdown"})
-        message = await self._lifespan_reply()
-        if message is not None and message["type"] == "lifespan.shutdown.failed":
-            raise LifespanFailed("shutdown", str(message.get("message", "")))
 
 
 async def asgi_get(app: Callable[..., Any], path: str, target: Target, state: dict[str, Any]) -> Response:

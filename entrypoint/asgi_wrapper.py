@@ -6,7 +6,10 @@ serves, at the moment worker_warmup.REPLAY_VAR says:
 
 - LIFESPAN: during the lifespan startup the server awaits before it serves (uvicorn, hypercorn, granian
   asgi). Your app's own lifespan runs first and its state reaches the replayed requests; an app without
-  lifespan support (Django's) is given the protocol here.
+  lifespan support (Django's) is given the protocol here. Where prod-entry handed the warmup itself over to
+  this process (uvicorn with one worker: warmup.InServer), there is no replay: your app is loaded for the
+  warmup when the server imports this module, and the lifespan startup runs the warmup's checks on the
+  server's event loop, before the server binds; a failure ends the process with the start's one line, exit 3.
 - IMPORT: when the server imports this module in the worker, before it listens or serves (daphne and
   granian asginl send no lifespan). The requests run on a private event loop in a thread of their own, so the
   server's loop (daphne's Twisted reactor has already installed one) is left as it was.
@@ -28,18 +31,25 @@ import threading
 import time
 from typing import Any
 
-from entrypoint import jsonlog, warmup, worker_warmup
-from entrypoint.appclient import asgi_get
+from entrypoint import jsonlog, worker_warmup
+from entrypoint.appclient import Lifespan, LifespanFailed, asgi_get
+from entrypoint.warmup import InServer, here, load_app
+
 
 
 class Warmed:
-    def __init__(self, inner: Any, replay_in_lifespan: bool = True) -> None:
+    def __init__(self, inner: Any, replay_in_lifespan: bool = True, warmup: InServer | None = None) -> None:
         self.inner = inner
         self.replay_in_lifespan = replay_in_lifespan
+        self.warmup = warmup  # handed over and loaded: its checks run in the first lifespan startup
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan" or not self.replay_in_lifespan:
             await self.inner(scope, receive, send)
+            return
+        if self.warmup is not None:
+            warmup, self.warmup = self.warmup, None
+            await self.warm_up(warmup, scope, receive, send)
             return
         state = scope.setdefault("state", {})
         startup_seen = False
@@ -70,6 +80,21 @@ class Warmed:
         await self.replay(state)
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def warm_up(self, warmup: InServer, scope: dict, receive: Any, send: Any) -> None:
+        """The lifespan, driven here: your app's startup and the warmup's checks (which exit the process on
+        failure) before the server hears startup.complete; at shutdown, your app's."""
+        lifespan = Lifespan(self.inner, scope)
+        await receive()  # lifespan.startup
+        await warmup.check(lifespan)
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await lifespan.stop()
+        except LifespanFailed as exc:
+            await send({"type": "lifespan.shutdown.failed", "message": exc.text})
+            return
         await send({"type": "lifespan.shutdown.complete"})
 
     async def replay(self, state: dict) -> None:
@@ -139,13 +164,17 @@ class Accessed:
 
 def _wrap(factory: bool) -> Warmed:
     lifespan = os.environ.get(worker_warmup.REPLAY_VAR, worker_warmup.LIFESPAN) == worker_warmup.LIFESPAN
-    warmup.here(f"{os.environ.get(worker_warmup.LOGGER_VAR) or 'the server'}'s process")
-    inner = warmup.load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
+    server = f"{(os.environ.get(worker_warmup.LOGGER_VAR) or 'the server').split('.')[0]}'s process"
+    warmup = InServer.taken(f"{server} (lifespan startup)") if lifespan else None
+    if not lifespan:  # daphne: no lifespan to wait in; the handed-over warmup runs as daphne imports the app
+        here(server)
+    # The handed-over plan names the same app and factory as APP_VAR and FACTORY_VAR.
+    inner = warmup.load() if warmup else load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
     if jsonlog.enabled():
         jsonlog.configure()
     if os.environ.get(jsonlog.WRAPPED_ACCESS_VAR):
         inner = Accessed(inner, os.environ[jsonlog.WRAPPED_ACCESS_VAR])
-    warmed = Warmed(inner, lifespan)
+    warmed = Warmed(inner, lifespan, warmup)
     if not lifespan:
         warmed.replay_now()
     return warmed

@@ -1,5 +1,7 @@
 """Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
-memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started).
+memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started); or,
+where the server's own process can run it before it binds, handed over to that process (InServer: gunicorn's
+master, uvicorn's one process), so that the app is loaded once.
 
 Also wires in the per-worker replay of the same requests, through each server's own adapter
 (backends/gunicorn/hook.py, the asgi_wrapper.py / wsgi_wrapper.py apps, ...) and the plan in worker_warmup.py.
@@ -14,8 +16,8 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from entrypoint import backends, health
 from entrypoint.backends import WEB, Launch
@@ -23,7 +25,7 @@ from entrypoint.config import Process
 from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
-    from entrypoint.appclient import Response, Target
+    from entrypoint.appclient import Lifespan, LifespanFailed, Response, Target
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -199,42 +201,79 @@ def _child(plan: Plan, fd: int) -> None:
 
 
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
-    """Load the app and pass every check, in this process. Raises WarmupError."""
-    from entrypoint.appclient import AsgiClient, LifespanFailed, Target, wsgi_get
+    """Load the app and pass every check, in this process, in one go (the child of `warm`, and `here`). Raises
+    WarmupError. asgi_wrapper.py runs the same two phases apart, on the server's own event loop (InServer)."""
+    from entrypoint.appclient import AsgiClient, LifespanFailed, wsgi_get
 
-    failures: list[BaseException] = []
-    django = _setup_django(doing, failures)
-    doing(f"importing {plan.app}")
-    app = load_app(plan.app, plan.factory)
-    if django is not None:
-        _watch_hosts(failures)
-    host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
-    scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
-    if django is not None:
-        refuse_every_host(django, plan)
-    target = Target(host, plan.port, scheme, plan.headers)
-    if plan.interface == "asgi":
+    loaded = load_phase(plan, doing)
+    app = loaded.app
+    try:
+        if plan.interface != "asgi":
+            return request_phase(plan, loaded, lambda path, t: wsgi_get(app, path, t), doing)
         client = AsgiClient(app)
-        if plan.lifespan:  # as the server will: daphne, granian asginl, uvicorn --lifespan off send none
-            doing(f"starting {plan.app} (ASGI lifespan)")
-            try:
-                client.start()
-            except LifespanFailed as exc:  # the app's whole text (a traceback, for Starlette) stays for --traceback
-                raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
-                                  f"{last_line(exc.text) or '(no message)'}") from exc
         try:
-            for check in plan.checks:
-                target = check_one(lambda path, t: client.get(path, t), check, target, doing, failures,
-                                   plan.host_var)
+            if plan.lifespan:  # as the server will: daphne, granian asginl, uvicorn --lifespan off send none
+                doing(f"starting {plan.app} (ASGI lifespan)")
+                try:
+                    client.start()
+                except LifespanFailed as exc:
+                    raise lifespan_failed(plan, exc) from exc
+            return request_phase(plan, loaded, client.get, doing)
         finally:
             if plan.lifespan:
                 doing(f"stopping {plan.app} (ASGI lifespan)")
             client.stop()
-    else:
-        for check in plan.checks:
-            target = check_one(lambda path, t: wsgi_get(app, path, t), check, target, doing, failures,
-                               plan.host_var)
+    finally:
+        loaded.failures.stop()
+
+
+class Loaded(NamedTuple):
+    """What the load phase leaves for the request phase."""
+
+    app: Any
+    target: Target  # the Host and scheme derived from the settings
+    failures: Failures
+
+
+def load_phase(plan: Plan, doing: Callable[[str], None]) -> Loaded:
+    """Everything before the first request, synchronous: django.setup(), ROOT_URLCONF, the system checks, the
+    app itself, the Host to send. Raises WarmupError."""
+    from entrypoint.appclient import Target
+
+    failures = Failures()
+    django = _setup_django(doing, failures)
+    doing(f"importing {plan.app}")
+    app = load_app(plan.app, plan.factory)
+    if django is not None:
+        failures.watch_hosts()
+    host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
+    scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
+    if django is not None:
+        refuse_every_host(django, plan)
+    return Loaded(app, Target(host, plan.port, scheme, plan.headers), failures)
+
+
+def request_phase(plan: Plan, loaded: Loaded, get: Callable[[str, Target], Response],
+                  doing: Callable[[str], None]) -> Target:
+    """Every check through `get` (path, target -> Response); the target the last one used. Raises WarmupError."""
+    target = loaded.target
+    for check in plan.checks:
+        target = check_one(get, check, target, doing, loaded.failures, plan.host_var)
     return target
+
+
+async def request_phase_async(plan: Plan, loaded: Loaded, get: Callable[[str, Target], Awaitable[Response]],
+                              doing: Callable[[str], None]) -> Target:
+    """request_phase on the server's running event loop, for an ASGI app: `get` is a coroutine function."""
+    target = loaded.target
+    for check in plan.checks:
+        target = await check_one_async(get, check, target, doing, loaded.failures, plan.host_var)
+    return target
+
+
+def lifespan_failed(plan: Plan, exc: LifespanFailed) -> WarmupError:
+    # The app's whole text (a traceback, for Starlette) stays for --traceback.
+    return WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: {last_line(exc.text) or '(no message)'}")
 
 
 def refuse_every_host(settings: Any, plan: Plan) -> None:
@@ -251,33 +290,67 @@ def check_one(get: Callable[[str, Target], Response], check: health.Check, targe
               host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
     """One request; a redirect to https of the same request is retried as https (SECURE_SSL_REDIRECT and
     the like). Returns the target to use from now on."""
-    what = f"GET {check.path} (Host {target.host})"
-    doing(what)
-    del failures[:]
+    what = _begin(check, target, doing, failures)
     try:
         response = get(check.path, target)
-        location = response.header("location") or ""
-        if 300 <= response.status < 400 and target.scheme == "http" and location.startswith("https://"):
+        if _to_https(response, target):
             target = target._replace(scheme="https")
             response = get(check.path, target)
     except WarmupError:
         raise
     except Exception as exc:
         raise WarmupError(f"warmup: {what} raised {describe(exc)}") from exc
-    if not check.passes(response.status):
-        if failures and type(failures[-1]).__name__ == "DisallowedHost":  # Django logged it: see _setup_django
-            from django.conf import settings
-
-            raise WarmupError(f"warmup: {what} answered {response.status}: " + health.disallowed_host(
-                target.host, settings.ALLOWED_HOSTS, os.environ["DJANGO_SETTINGS_MODULE"], host_var))
-        # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
-        reason = describe(failures[-1]) if failures else response.summary()
-        raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
-                          f"({check.setting}): {reason}")
+    _judge(check, response, target, what, failures, host_var)
     return target
 
 
-def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -> Any:
+async def check_one_async(get: Callable[[str, Target], Awaitable[Response]], check: health.Check, target: Target,
+                          doing: Callable[[str], None], failures: list[BaseException],
+                          host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
+    """check_one with a coroutine function for `get`."""
+    what = _begin(check, target, doing, failures)
+    try:
+        response = await get(check.path, target)
+        if _to_https(response, target):
+            target = target._replace(scheme="https")
+            response = await get(check.path, target)
+    except WarmupError:
+        raise
+    except Exception as exc:
+        raise WarmupError(f"warmup: {what} raised {describe(exc)}") from exc
+    _judge(check, response, target, what, failures, host_var)
+    return target
+
+
+def _begin(check: health.Check, target: Target, doing: Callable[[str], None], failures: list[BaseException]) -> str:
+    what = f"GET {check.path} (Host {target.host})"
+    doing(what)
+    del failures[:]
+    return what
+
+
+def _to_https(response: Response, target: Target) -> bool:
+    location = response.header("location") or ""
+    return 300 <= response.status < 400 and target.scheme == "http" and location.startswith("https://")
+
+
+def _judge(check: health.Check, response: Response, target: Target, what: str, failures: list[BaseException],
+           host_var: str) -> None:
+    """WarmupError unless the check passes, naming why: DisallowedHost, the view's exception, the page."""
+    if check.passes(response.status):
+        return
+    if failures and type(failures[-1]).__name__ == "DisallowedHost":  # Django logged it: see Failures
+        from django.conf import settings
+
+        raise WarmupError(f"warmup: {what} answered {response.status}: " + health.disallowed_host(
+            target.host, settings.ALLOWED_HOSTS, os.environ["DJANGO_SETTINGS_MODULE"], host_var))
+    # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
+    reason = describe(failures[-1]) if failures else response.summary()
+    raise WarmupError(f"warmup: {what} answered {response.status}, expected {check.expected()} "
+                      f"({check.setting}): {reason}")
+
+
+def _setup_django(doing: Callable[[str], None], failures: Failures) -> Any:
     """django.setup() and the system checks, when DJANGO_SETTINGS_MODULE is set; the settings, else None."""
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         return None
@@ -316,26 +389,50 @@ def _setup_django(doing: Callable[[str], None], failures: list[BaseException]) -
         raise WarmupError(f"warmup: Django system check failed: {last_line(str(errors[0]))}{more}: fix it, or silence it with "
                           "SILENCED_SYSTEM_CHECKS")
 
-    def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
-        exc = sys.exc_info()[1]
-        if exc is not None:
-            failures.append(exc)
-
-    got_request_exception.connect(record, weak=False)
+    got_request_exception.connect(failures.record, weak=False)
     return settings
 
 
-def _watch_hosts(failures: list[BaseException]) -> None:
-    """Collect DisallowedHost into `failures`: Django answers it 400 and only logs it. Called once the app is
-    loaded, because get_wsgi_application() runs django.setup() again, whose logging config drops handlers."""
-    import logging
+class Failures(list):
+    """The exceptions Django reported while answering the warmup's requests: a view's, through
+    got_request_exception (record), and DisallowedHost, which Django answers 400 and only logs (watch_hosts).
+    `stop` ends both: the process that warmed up goes on to serve, or forks the workers that do, and must not
+    keep every later request's exception."""
 
-    class Rejected(logging.Handler):
-        def emit(self, entry: logging.LogRecord) -> None:
-            if entry.exc_info and entry.exc_info[1] is not None:
-                failures.append(entry.exc_info[1])
+    def __init__(self) -> None:
+        super().__init__()
+        self.handler: Any = None
 
-    logging.getLogger("django.security.DisallowedHost").addHandler(Rejected())
+    def record(self, sender: Any, request: Any = None, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            self.append(exc)
+
+    def watch_hosts(self) -> None:
+        """Called once the app is loaded, because get_wsgi_application() runs django.setup() again, whose
+        logging config drops handlers."""
+        import logging
+
+        failures = self
+
+        class Rejected(logging.Handler):
+            def emit(self, entry: logging.LogRecord) -> None:
+                if entry.exc_info and entry.exc_info[1] is not None:
+                    failures.append(entry.exc_info[1])
+
+        self.handler = Rejected()
+        logging.getLogger("django.security.DisallowedHost").addHandler(self.handler)
+
+    def stop(self) -> None:
+        if "django.core.signals" in sys.modules:
+            from django.core.signals import got_request_exception
+
+            got_request_exception.disconnect(self.record)
+        if self.handler is not None:
+            import logging
+
+            logging.getLogger("django.security.DisallowedHost").removeHandler(self.handler)
+        del self[:]
 
 
 def _raised(exc: BaseException) -> str:
@@ -447,51 +544,114 @@ def here(where: str) -> None:
     once it passed, with the worker plan exported for the workers this process starts and the database
     connections it opened closed (forked workers must not share them). Else logs the line the start would
     have logged and exits 3 at once, with nothing bound; TERM or INT meanwhile exit 128+N."""
-    handed = handed_over()
-    if handed is None:
+    warmup = InServer.taken(where)
+    if warmup is None:
         return
-    plan, workers = handed
-    import threading
+    with warmup.phase():
+        target = run_checks(warmup.plan, warmup.doing)
+    warmup.passed(target)
 
-    from entrypoint import log, worker_warmup
-    from entrypoint.secrets import redactor
 
-    logger = log.from_env(os.environ, None, redactor(os.environ))
-    started = time.monotonic()
-    doing = ["loading the app"]
-    output = HeldOutput()
+class InServer:
+    """A warmup handed over to the server's process, from the moment it is taken until it passed or ended the
+    process: the timeout's watchdog runs and the output is held (HeldOutput) all along, and in each phase
+    (`phase`) TERM or INT, or anything raised, end the process with the start's one line. `here` runs it in
+    one phase; asgi_wrapper.py in two, `load` when the server imports the wrapper, `check` in the lifespan
+    startup, on the server's own event loop (where the app's async clients must first run)."""
 
-    def give_up(message: str, status: int, details: str = "") -> None:
-        output.restore()
+    def __init__(self, plan: Plan, workers: bool, where: str) -> None:
+        import threading
+
+        from entrypoint import log
+        from entrypoint.secrets import redactor
+
+        self.plan, self.workers, self.where = plan, workers, where
+        self.logger = log.from_env(os.environ, None, redactor(os.environ))
+        self.started = time.monotonic()
+        self.now = "loading the app"
+        self.loaded: Loaded | None = None
+        self.output = HeldOutput().__enter__()
+        self.watchdog = threading.Timer(plan.timeout, lambda: self.give_up(timed_out(plan, self.now), 3))
+        self.watchdog.daemon = True
+        self.watchdog.start()
+
+    @classmethod
+    def taken(cls, where: str) -> InServer | None:
+        """The warmup prod-entry handed over, started; None when there is none (taken already, or a server
+        started by hand)."""
+        handed = handed_over()
+        return None if handed is None else cls(*handed, where)
+
+    def doing(self, now: str) -> None:
+        self.now = now
+
+    def give_up(self, message: str, status: int, details: str = "") -> NoReturn:
+        self.output.restore()
         if details and os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *health.OFF):
-            logger.emit("error", details + output.text(), multiline=True)
-        logger.error(message)
+            self.logger.emit("error", details + self.output.text(), multiline=True)
+        self.logger.error(message)
         os._exit(status)
 
-    def stop(signum: int, frame: Any) -> None:
-        give_up(f"stopped by {signal.Signals(signum).name} during warmup", 128 + signum)
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.give_up(f"stopped by {signal.Signals(signum).name} during warmup", 128 + signum)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    watchdog = threading.Timer(plan.timeout, lambda: give_up(timed_out(plan, doing[0]), 3))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        with output:
-            target = run_checks(plan, lambda now: doing.__setitem__(0, now))
-        _let_go()
-    except BaseException as exc:  # anything at all: the user's code runs here
-        import traceback
+    @contextlib.contextmanager
+    def phase(self) -> Iterator[None]:
+        """TERM/INT handlers of ours while the block runs (the server's own are put back after it); anything it
+        raises ends the process with the one line, exit 3."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        except BaseException as exc:  # anything at all: the user's code runs here
+            import traceback
 
-        give_up(failed(exc), 3, traceback.format_exc())
-    finally:
-        watchdog.cancel()
-        watchdog.join()  # gone before the server forks
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    output.pass_through()
-    logger.info(passed(plan, started, target.host, target.scheme, f" in {where}"))
-    if workers:
-        worker_warmup.export([check.path for check in plan.checks], target)
+            self.give_up(failed(exc), 3, traceback.format_exc())
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def load(self) -> Any:
+        """The load phase (load_phase): the app, for the server to serve."""
+        with self.phase():
+            self.loaded = load_phase(self.plan, self.doing)
+        return self.loaded.app
+
+    async def check(self, lifespan: Lifespan) -> None:
+        """The app's lifespan startup (in the server's lifespan scope), then every check, on the running loop:
+        returns once passed, the app started and ready to serve in this same process."""
+        from entrypoint.appclient import LifespanFailed, asgi_get
+
+        assert self.loaded is not None
+        app = self.loaded.app
+        with self.phase():
+            try:
+                if self.plan.lifespan:
+                    self.doing(f"starting {self.plan.app} (ASGI lifespan)")
+                    try:
+                        await lifespan.start()
+                    except LifespanFailed as exc:
+                        raise lifespan_failed(self.plan, exc) from exc
+                target = await request_phase_async(self.plan, self.loaded,
+                                                   lambda path, t: asgi_get(app, path, t, lifespan.state), self.doing)
+            finally:
+                self.loaded.failures.stop()
+        self.passed(target, forks=False)
+
+    def passed(self, target: Target, forks: bool = True) -> None:
+        """Log the pass, let the held output through, export the worker plan; first, where processes fork
+        from this one, close what they must not share (_let_go)."""
+        if forks:
+            with self.phase():
+                _let_go()
+        self.watchdog.cancel()
+        self.watchdog.join()  # gone before the server forks
+        self.output.restore()
+        self.output.pass_through()
+        self.logger.info(passed(self.plan, self.started, target.host, target.scheme, f" in {self.where}"))
+        if self.workers:
+            from entrypoint import worker_warmup
+
+            worker_warmup.export([check.path for check in self.plan.checks], target)
 
 
 class HeldOutput:

@@ -41,8 +41,9 @@ print(json.dumps(out))
 def both(definitions: dict | None, settings: str = "example.settings_prodserver", **env: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(definitions)], cwd=EXAMPLE, capture_output=True,
                           text=True, timeout=60,
-                          # The per-worker warmup hook is prod-entry's own addition to the argv: compare without it.
-                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP_WORKERS="0", **env))
+                          # The warmup's hooks and wrapper apps (in the server's process, per worker) are
+                          # prod-entry's own additions to the argv: compare without them.
+                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP="0", **env))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -107,16 +107,21 @@ def test_https_when_the_app_redirects_to_it() -> None:
     assert proc.returncode == 0 and "https" in proc.stderr, describe(proc)
 
 
-@pytest.mark.parametrize("app, args", [("example.lifespan:application", "[]"),
-                                       ("example.lifespan:create", '["--factory"]')])
-def test_asgi_app_with_lifespan_under_uvicorn(app: str, args: str) -> None:
+# One worker: the warmup itself runs in uvicorn's process, in its lifespan startup; several: each replays it.
+@pytest.mark.parametrize("app, args, done", [
+    ("example.lifespan:application", "[]", "warmup passed in"),
+    ("example.lifespan:create", '["--factory"]', "warmup passed in"),
+    ("example.lifespan:application", '["--workers", "2"]', "warmed up"),
+])
+def test_asgi_app_with_lifespan_under_uvicorn(app: str, args: str, done: str) -> None:
     env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP=app, PROD_ENTRY_PROCESS_WEB_ARGS=args,
                   PROD_ENTRY_HEALTHCHECK_URL="/lifespan", PROD_ENTRY_WARMUP_URLS="/healthz")
     with spawn(["web"], env, EXAMPLE) as proc:
         status, body = wait_http(f"http://127.0.0.1:{env['PORT']}/lifespan", proc=proc)
         assert (status, body) == (200, "started\n")
-        # The worker's replay ran after the app's own lifespan startup, and saw its state (else: a 503 warning).
-        wait_until(lambda: "warmed up" in printed(proc), 10, what="the worker's warmup line")
+        # The warmup's /lifespan ran after the app's own lifespan startup, in the server's process, and saw its
+        # state (else: exit 3, or a worker's 503 warning).
+        wait_until(lambda: done in printed(proc), 10, what=f"{done!r} in the output")
         assert "warmup passed" in printed(proc) and "warmup GET" not in printed(proc), printed(proc)
 
 
@@ -144,16 +149,19 @@ app = Starlette(lifespan=lifespan)
 """
 
 
-def test_a_starlette_lifespan_that_raises_names_the_error_not_the_traceback_header(tmp_path: Path) -> None:
+# `check` warms up in a child of prod-entry; the start, in uvicorn's process, in its lifespan startup.
+@pytest.mark.parametrize("command", [["check", "web"], ["web"]])
+def test_a_starlette_lifespan_that_raises_names_the_error_not_the_traceback_header(tmp_path: Path,
+                                                                                   command: list[str]) -> None:
     # Starlette answers lifespan.startup.failed with the whole traceback as the message.
     (tmp_path / "app.py").write_text(STARLETTE_APP)
     env = base_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_PROCESS_WEB_APP="app:app", PORT=str(free_port()))
-    proc = run(["check", "web"], env, tmp_path)
+    proc = run(command, env, tmp_path)
     assert proc.returncode == 3, describe(proc)
     assert proc.stderr.strip().splitlines() == [
         "prod-entry: error: warmup: app:app: ASGI lifespan startup failed: "
         "RuntimeError: cannot reach the cache at redis://cache:6379"], describe(proc)
-    proc = run(["--traceback", "check", "web"], env, tmp_path)
+    proc = run(["--traceback", *command], env, tmp_path)
     assert proc.returncode == 3, describe(proc)
     # The app's own traceback, with the frame that raised, only when asked for.
     assert 'app.py", line 9, in lifespan' in proc.stderr and "Traceback (most recent" in proc.stderr, describe(proc)
@@ -227,14 +235,15 @@ def test_uvicorn_workers_answer_their_first_request_warm() -> None:
 
 
 # gunicorn's worker forks from the master, where the warmup ran: it inherits what the warmup's one request
-# left (the example's request count, Django's URL caches), without a request of its own. uvicorn's worker
-# process is the one that loads the app.
-@pytest.mark.parametrize("backend,inherited", [("gunicorn", 1), ("uvicorn", 0)])
-def test_without_the_worker_warmup_the_worker_serves_no_request_first(backend: str, inherited: int) -> None:
+# left (the example's request count, Django's URL caches), without a request of its own. uvicorn's one process
+# ran the warmup itself; its workers (several) are spawned processes that load the app anew.
+@pytest.mark.parametrize("backend, workers, inherited", [("gunicorn", 1, 1), ("uvicorn", 1, 1), ("uvicorn", 2, 0)])
+def test_without_the_worker_warmup_the_worker_serves_no_request_first(backend: str, workers: int,
+                                                                      inherited: int) -> None:
     env = web_env(PROD_ENTRY_PROCESS_WEB=backend, PROD_ENTRY_HEALTHCHECK_URL="/healthz",
                   PROD_ENTRY_WARMUP_WORKERS="0")
-    served = first_requests(env, 1)
-    assert list(served.values()) == [inherited], served
+    served = first_requests(env, workers)
+    assert list(served.values()) == [inherited] * workers, served
 
 
 @pytest.mark.parametrize("where", ["args", "GUNICORN_CMD_ARGS", "gunicorn.conf.py"])

@@ -1,13 +1,15 @@
 """The warmup in the server's own process (issue 14): the server's process loads the app once and runs the
 warmup before it binds (gunicorn's master, uWSGI's master through prod-entry's runner, waitress's runner,
-daphne's import of the wrapper app), and the workers, where there are any, fork with the app loaded. A broken
-app still exits 3 with one line, and nothing ever answers on the port."""
+daphne's import of the wrapper app, uvicorn's one process in the wrapper's lifespan startup), and the workers,
+where there are any, fork with the app loaded. A broken app still exits 3 with one line, and nothing ever
+answers on the port."""
 
 from __future__ import annotations
 
 import json
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from typing import NamedTuple
 import psutil
 import pytest
 
-from support import (EXAMPLE, Reader, describe, example_env, free_port, http_get, one_error_line, output_of, run,
+from support import (EXAMPLE, PROD_ENTRY, Reader, describe, example_env, free_port, http_get, one_error_line, output_of, run,
                      spawn, wait_http, wait_until)
 
 
@@ -33,7 +35,11 @@ SERVERS = {
                     "uWSGI's master", 2),
     "waitress": Server({"PROD_ENTRY_PROCESS_WEB": "waitress"}, "waitress's process", 0),
     "daphne": Server({"PROD_ENTRY_PROCESS_WEB": "daphne"}, "daphne's process", 0),
+    "uvicorn": Server({"PROD_ENTRY_PROCESS_WEB": "uvicorn"}, "uvicorn's process", 0),
 }
+# The line each server logs once it listens, which a failed warmup must never reach.
+LISTENING = {"gunicorn": "Listening at", "uvicorn": "Uvicorn running on", "uwsgi": "bound to", "waitress": "Serving on",
+             "daphne": "Listening on"}
 
 
 def web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -54,8 +60,8 @@ def workers_of(proc: psutil.Process) -> list[psutil.Process]:
 @pytest.mark.parametrize("server, variables", [
     ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 3, "worker-class": "sync"}'}),
     ("gunicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 3, "worker-class": "gthread", "threads": 2}'}),
-    ("uwsgi", {}), ("waitress", {}), ("daphne", {}),
-], ids=["gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress", "daphne"])
+    ("uwsgi", {}), ("waitress", {}), ("daphne", {}), ("uvicorn", {}),
+], ids=["gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress", "daphne", "uvicorn"])
 def test_the_app_is_loaded_once_for_the_warmup_and_every_worker(tmp_path: Path, server: str,
                                                                 variables: dict[str, str]) -> None:
     spec = SERVERS[server]
@@ -96,12 +102,15 @@ OFF = {"PROD_ENTRY_WARMUP_IN_SERVER": "0"}
     ("gunicorn", OFF),
     ("uwsgi", {"PROD_ENTRY_PROCESS_WEB_ARGS": '{"processes": 2, "lazy-apps": true}'}),
     ("uwsgi", OFF), ("waitress", OFF), ("daphne", OFF),
+    ("uvicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--workers", "2"]'}),
+    ("uvicorn", {"PROD_ENTRY_PROCESS_WEB_ARGS": '["--reload"]'}), ("uvicorn", OFF),
 ], ids=["gunicorn-preload", "gunicorn-reload", "gunicorn-off", "uwsgi-lazy-apps", "uwsgi-off", "waitress-off",
-        "daphne-off"])
+        "daphne-off", "uvicorn-workers", "uvicorn-reload", "uvicorn-off"])
 def test_where_the_server_cannot_or_must_not_warm_up_the_child_does_before_exec(tmp_path: Path, server: str,
                                                                               variables: dict[str, str]) -> None:
     """gunicorn would import the app before any hook (preload), a worker must read the code anew (reload,
-    uWSGI's lazy-apps), or the user said so: prod-entry's child warms up before exec, as for a server that
+    uWSGI's lazy-apps), uvicorn's workers are processes it spawns (which import everything anew), or the user
+    said so: prod-entry's child warms up before exec, as for a server that
     cannot warm up itself, and the server replays the warmup's requests. Also the control of the test above:
     the app is loaded again."""
     env = web_env(tmp_path, **{**SERVERS[server].env, **variables})
@@ -160,21 +169,34 @@ BROKEN = {
     "timeout": ({"PROD_ENTRY_HEALTHCHECK_URL": "/slow/30", "PROD_ENTRY_WARMUP_TIMEOUT": "1"},
                 "warmup timed out after 1s while GET /slow/30"),
 }
+# ASGI only: the app's own lifespan startup, which uvicorn's process runs before the checks.
+BROKEN_ASGI = {
+    "lifespan startup failed": ({"PROD_ENTRY_PROCESS_WEB_APP": "example.lifespan:application",
+                                 "EXAMPLE_LIFESPAN_FAIL": "1"},
+                                "example.lifespan:application: ASGI lifespan startup failed: EXAMPLE_LIFESPAN_FAIL"),
+    "lifespan startup failed, from a factory": (
+        {"PROD_ENTRY_PROCESS_WEB_APP": "example.lifespan:create", "PROD_ENTRY_PROCESS_WEB_ARGS": '["--factory"]',
+         "EXAMPLE_LIFESPAN_FAIL": "1"}, "example.lifespan:create: ASGI lifespan startup failed: EXAMPLE_LIFESPAN_FAIL"),
+}
 
 
-@pytest.mark.parametrize("server", list(SERVERS))
-@pytest.mark.parametrize("case", list(BROKEN))
+@pytest.mark.parametrize("server, case", [(server, case) for server in SERVERS for case in BROKEN] +
+                         [("uvicorn", case) for case in BROKEN_ASGI])
 def test_a_broken_app_exits_3_with_one_line_and_nothing_ever_answers(tmp_path: Path, case: str, server: str) -> None:
-    variables, needle = BROKEN[case]
+    variables, needle = {**BROKEN, **BROKEN_ASGI}[case]
     env = web_env(tmp_path, **{**SERVERS[server].env, **variables})
     with knocking(int(env["PORT"])) as answered:
-        proc = run(["web"], env, EXAMPLE, timeout=30)
+        started = subprocess.Popen([PROD_ENTRY, "web"], env=env, cwd=EXAMPLE, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.CompletedProcess(started.args, 0, *started.communicate(timeout=30))
+        proc.returncode = started.returncode
     assert proc.returncode == 3, describe(proc)
     assert needle in one_error_line(proc), describe(proc)
-    assert answered == [], (answered, describe(proc))
+    assert answered == [] and LISTENING[server] not in proc.stderr + proc.stdout, (answered, describe(proc))
     with socket.socket() as probe:  # nothing left bound either
         probe.bind(("0.0.0.0", int(env["PORT"])))
-    assert len(loaded_by(tmp_path)) <= 1, loaded_by(tmp_path)  # no worker was started to load it again
+    # Loaded by the server's process (prod-entry exec'd it: the same pid), if at all; by no worker, no child.
+    assert set(loaded_by(tmp_path)) <= {started.pid}, (loaded_by(tmp_path), started.pid)
 
 
 @pytest.mark.parametrize("server", list(SERVERS))
@@ -191,6 +213,7 @@ def test_term_during_the_warmup_in_the_server_exits_143_with_one_line(tmp_path: 
     lines = output.strip().splitlines()
     assert lines[-1] == "prod-entry: error: stopped by SIGTERM during warmup", output
     assert "Traceback" not in output and answered == [], (answered, output)
+    assert loaded_by(tmp_path) == [proc.pid], loaded_by(tmp_path)  # it was the server's process warming up
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])

@@ -387,6 +387,35 @@ def test_gunicorn_warms_up_in_its_master_unless_each_worker_must_import_the_app(
     assert (launch.warmup_in is not None) == in_master, launch
 
 
+UVICORN = {"PROD_ENTRY_PROCESS_WEB": "uvicorn"}
+
+
+@pytest.mark.parametrize("env, in_process", [
+    ({}, True),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--workers 1"}, True),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--workers 2"}, False),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--workers=3"}, False),
+    ({"UVICORN_WORKERS": "2"}, False),
+    ({"WEB_CONCURRENCY": "4"}, False),
+    ({"WEB_CONCURRENCY": "4", "PROD_ENTRY_PROCESS_WEB_ARGS": "--workers 1"}, True),  # uvicorn: --workers wins
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--reload"}, False),
+    ({"UVICORN_RELOAD": "true"}, False),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--lifespan off"}, False),
+    ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--interface wsgi"}, False),
+])
+def test_uvicorn_warms_up_in_its_process_when_that_process_serves(env, in_process):
+    from entrypoint import warmup
+
+    env = {**DJANGO, **UVICORN, **env}
+    launch = plan(env, "web")
+    assert (launch.warmup_in is not None) == in_process, launch
+    process = config.processes(Environment(env, frozenset(), None))["web"]
+    wired = warmup.with_worker_warmup(process, env, warmup.in_server(process, env, launch))
+    # Handed over: the wrapper runs the warmup and nothing replays it; else each worker replays it.
+    assert ("entrypoint.asgi_wrapper:app" in wired.argv) == (in_process or wired.worker_warmup is not None)
+    assert (wired.worker_warmup is None) == (in_process or launch.interface == "wsgi" or not launch.lifespan)
+
+
 @pytest.mark.parametrize("text, in_master", [("preload_app = True\n", False), ("preload_app = False\n", True),
                                              ("reload = True\n", False), ("workers = 2\n", True)])
 def test_gunicorn_config_files_preload_or_reload_keep_the_warmup_out_of_the_master(tmp_path, text, in_master):

@@ -270,3 +270,67 @@ def test_a_plan_handed_over_to_the_server_comes_back_whole_and_only_once(monkeyp
     warmup.hand_over(plan, workers=True)
     assert warmup.handed_over() == (plan, True)
     assert warmup.handed_over() is None
+
+
+@pytest.mark.parametrize("answers, outcome", [
+    ([200], "http"),
+    ([301, 200], "https"),  # a redirect to https: the same request again, as https
+    ([404], "answered 404, expected 200 (PROD_ENTRY_HEALTHCHECK_STATUS): (empty body)"),
+    ([301, 500], "answered 500, expected 200"),
+])
+def test_the_sync_and_async_checks_apply_the_same_rules(answers: list[int], outcome: str) -> None:
+    """The request phase under uvicorn's loop (check_one_async) and everywhere else (check_one) alike."""
+    import asyncio
+    from typing import Any
+
+    from entrypoint import warmup
+    from entrypoint.appclient import Response
+    from entrypoint.errors import WarmupError
+
+    check = health.Check("/healthz", ((200, 200),), "PROD_ENTRY_HEALTHCHECK_STATUS")
+    start = Target("localhost", 80)
+
+    def responses() -> Any:
+        pending = list(answers)
+        return lambda path, target: Response(pending.pop(0), [("Location", "https://localhost/healthz")], b"")
+
+    results = []
+    sync_get, async_get = responses(), responses()
+
+    async def get(path: str, target: Target) -> Response:
+        return async_get(path, target)
+
+    for run in (lambda: warmup.check_one(sync_get, check, start, lambda _: None, []),
+                lambda: asyncio.run(warmup.check_one_async(get, check, start, lambda _: None, []))):
+        try:
+            results.append(run().scheme)
+        except WarmupError as exc:
+            results.append(str(exc))
+    assert results[0] == results[1] and outcome in results[0], results
+
+
+def test_once_stopped_the_warmup_keeps_no_later_requests_exception() -> None:
+    """The process that warmed up goes on to serve (uvicorn), or forks the workers that do (gunicorn)."""
+    import logging
+
+    from django.core.signals import got_request_exception
+
+    from entrypoint import warmup
+
+    failures = warmup.Failures()
+    got_request_exception.connect(failures.record, weak=False)
+    failures.watch_hosts()
+    rejected = logging.getLogger("django.security.DisallowedHost")
+
+    def fail() -> None:
+        try:
+            raise RuntimeError("a view failed")
+        except RuntimeError:
+            got_request_exception.send(sender=None)
+            rejected.error("Invalid HTTP_HOST header", exc_info=True)
+
+    fail()
+    assert [str(exc) for exc in failures] == ["a view failed"] * 2
+    failures.stop()
+    fail()
+    assert failures == []

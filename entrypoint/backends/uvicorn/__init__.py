@@ -1,7 +1,8 @@
 """uvicorn serving an ASGI app (or a WSGI one with `--interface wsgi`):
 `uvicorn [--host=0.0.0.0] [--port=$PORT] [ARGS] APP [EXTRA]` (each default only where neither ARGS, EXTRA nor
-uvicorn's UVICORN_* variables set it), and its per-worker warmup: uvicorn has no hooks, so the app word
-becomes the shared ASGI wrapper, which replays the warmup during lifespan startup."""
+uvicorn's UVICORN_* variables set it), and its warmup: uvicorn has no hooks, so the app word becomes the shared
+ASGI wrapper, which with one worker runs the warmup itself in the lifespan startup, before uvicorn binds, and
+with several replays it in each worker's."""
 
 from __future__ import annotations
 
@@ -44,17 +45,42 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
                               "fix it")
         bind = (given["host"].value if "host" in given else "127.0.0.1", int(number))
     shown = tuple(setting for setting in given.values() if setting.origin in VARIABLES.values())
+    alone = interface == "asgi" and lifespan and serves_alone(texts, env)
     return Launch([Word(program("uvicorn"), "backend uvicorn"), *added, *user_words(process),
                    Word(app, app_origin), *extra_words(extra)], WEB, app, interface, bind, settings=shown,
-                  lifespan=lifespan)
+                  lifespan=lifespan, warmup_in=WARMUP_IN if alone else None)
 
 
-# --- per-worker warmup: the shared ASGI wrapper (entrypoint/asgi_wrapper.py), replaying in lifespan startup --
+def serves_alone(texts: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether the process prod-entry execs is the one that serves: one worker (--workers, else UVICORN_WORKERS,
+    else WEB_CONCURRENCY, else 1) and no --reload. With several workers or --reload, uvicorn binds in a
+    supervisor and serves from processes it starts with multiprocessing's spawn (and starts again when one
+    dies), each importing the app anew."""
+    workers = argv.option_value(texts, "--workers") or env.get("UVICORN_WORKERS") or env.get("WEB_CONCURRENCY") or "1"
+    reload = "--reload" in texts or env.get("UVICORN_RELOAD", "").strip().lower() in TRUE
+    return workers.strip() == "1" and not reload
+
+
+# --- the warmup in uvicorn's own process, and per worker: the shared ASGI wrapper (entrypoint/asgi_wrapper.py)
+# in the lifespan startup ---------------------------------------------------------------------------------
+
+WARMUP_IN = "uvicorn's process (lifespan startup of a wrapper app), before it binds; it serves the app loaded"
+TRUE = ("1", "true", "t", "yes", "y", "on")  # click's spellings of a true flag, for UVICORN_RELOAD
+
+
+def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
+    """The app word swapped for the wrapper, which uvicorn's process imports before it binds (uvicorn 0.55's
+    main.run imports it before the event loop runs, Config.load on the loop finds it in sys.modules and calls
+    a --factory there): the wrapper runs the warmup's load phase then, and the checks in the lifespan startup
+    uvicorn awaits before it binds, on uvicorn's loop. No replay: the same process serves."""
+    return _common.wrapped(launch, _common.ASGI_WRAPPER, None, "warmup in uvicorn's process")
+
 
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """The app word swapped for `entrypoint.asgi_wrapper:app` (`:factory` with --factory). Not with
-    `--interface wsgi` or `--lifespan off`: there is no startup to replay in."""
-    if launch.interface != "asgi" or not launch.lifespan:
+    `--interface wsgi` or `--lifespan off`: there is no startup to replay in; nor where the one process that
+    serves ran the warmup itself."""
+    if launch.interface != "asgi" or not launch.lifespan or launch.warmup_in:
         return None
     return _common.wrapped(launch, _common.ASGI_WRAPPER, "lifespan startup of a wrapper app")
 

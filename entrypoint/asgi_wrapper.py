@@ -7,7 +7,7 @@ serves, at the moment worker_warmup.REPLAY_VAR says:
 - LIFESPAN: during the lifespan startup the server awaits before it serves (uvicorn, hypercorn, granian
   asgi). Your app's own lifespan runs first and its state reaches the replayed requests; an app without
   lifespan support (Django's) is given the protocol here. Where prod-entry handed the warmup itself over to
-  this process (uvicorn with one worker: warmup.InServer), there is no replay: your app is loaded for the
+  this process (uvicorn with one worker: handover.InServer), there is no replay: your app is loaded for the
   warmup when the server imports this module, and the lifespan startup runs the warmup's checks on the
   server's event loop, before the server binds; a failure ends the process with the start's one line, exit 3.
 - IMPORT: when the server imports this module in the worker, before it listens or serves (daphne and
@@ -15,7 +15,7 @@ serves, at the moment worker_warmup.REPLAY_VAR says:
   server's loop (daphne's Twisted reactor has already installed one) is left as it was.
 
 A failed replay is logged, never fatal. Where prod-entry handed the warmup over to the server's process (daphne:
-Launch.warmup_in), the wrapper runs it (warmup.here) before it loads your app, in place of the replay: the app is
+Launch.warmup_in), the wrapper runs it (handover.here) before it loads your app, in place of the replay: the app is
 loaded once, by the warmup, and a broken one exits 3 before the server listens.
 
 With PROD_ENTRY_LOG_FORMAT=json the wrapper also serves JSON logs (jsonlog.py): once your app is loaded (and
@@ -33,7 +33,8 @@ from typing import Any
 
 from entrypoint import jsonlog, worker_warmup
 from entrypoint.appclient import Lifespan, LifespanFailed, asgi_get
-from entrypoint.warmup import InServer, here, load_app
+from entrypoint.handover import InServer, here
+from entrypoint.warmup import load_app
 
 
 

@@ -168,6 +168,6 @@ def error_logger(process: str | None) -> log.Logger:
 
 
 def main(name: str | None, extra: Sequence[str], traceback: bool = False) -> int:
-    if traceback:  # for the server's process too, where a warmup handed over (warmup.here) may fail
+    if traceback:  # for the server's process too, where a warmup handed over (handover.here) may fail
         os.environ["PROD_ENTRY_DEBUG"] = "1"
     return guarded(lambda: run(name, extra), traceback, name)

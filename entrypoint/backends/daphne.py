@@ -7,7 +7,7 @@ daphne binds 127.0.0.1:8000 unless told otherwise (`-b/--bind`, `-p/--port`, or 
 
 Warmup in daphne's process: daphne is a single process with no hooks and no lifespan, but it imports the app
 (in its main thread) before it listens. So the app word becomes the shared ASGI wrapper, which runs the warmup
-prod-entry hands over as it is imported (warmup.here), loading the app once; where the warmup ran in a child
+prod-entry hands over as it is imported (handover.here), loading the app once; where the warmup ran in a child
 before exec instead, the wrapper replays its requests there.
 """
 
@@ -50,7 +50,7 @@ WARMUP_IN = "daphne's process (the wrapper app, as daphne imports it), before it
 
 
 def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
-    """The wrapper runs the warmup handed over (asgi_wrapper.py calls warmup.here before it loads the app)."""
+    """The wrapper runs the warmup handed over (asgi_wrapper.py calls handover.here before it loads the app)."""
     return _common.wrapped(launch, _common.ASGI_WRAPPER, None)
 
 

@@ -151,14 +151,16 @@ def test_headers_from_a_secret_file_reach_the_warmup_every_worker_and_the_probe_
         wait_until(lambda: proc.poll() is not None or healthcheck(project, env).returncode == 0, 30,
                    what="the server to answer the probe")
         assert proc.poll() is None, reader.finish()
-        output = reader.wait_for("warmed up")
+        # gunicorn's workers replay the warmup; uvicorn's one process ran the warmup itself (handed over).
+        output = reader.wait_for("warmed up" if backend == "gunicorn" else "warmup passed")
         probe = healthcheck(project, env)
         # The probe falls back to the warmup's headers, and prints their names only.
         assert "answered 200" in probe.stdout and "Authorization: ****, X-Probe: ****" in probe.stdout, \
             describe(probe)
         wrong = healthcheck(project, {**env, "PROD_ENTRY_HEALTHCHECK_HEADERS": "Authorization: Bearer wrong-one"})
         assert wrong.returncode == 1 and "answered 401, expected 200" in wrong.stderr, describe(wrong)
-        # Each gunicorn worker (uvicorn's single process) replays the warmup, with the headers, before it serves.
+        # Each gunicorn worker (uvicorn's single process) sent the warmup's requests, with the headers, before it
+        # served.
         def workers_warmed() -> bool:
             workers = {child.pid for child in psutil.Process(proc.pid).children()} if backend == "gunicorn" \
                 else {proc.pid}

@@ -42,8 +42,17 @@ def test_start_ready_health_and_graceful_stop(server: str) -> None:
         assert status == 200, body
         if server != "uvicorn-single":
             assert json.loads(body)["pid"] != web.pid, body  # a worker answered, not the master
-        family = [web.pid, *(c.pid for c in psutil.Process(web.pid).children(recursive=True))]
+        def family_of() -> list[int]:
+            return [web.pid, *(c.pid for c in psutil.Process(web.pid).children(recursive=True))]
+
+        def all_forked() -> list[int] | None:
+            found = family_of()
+            return found if len(found) >= 3 else None
+
         # The master and its 2 workers (uvicorn adds a multiprocessing helper); the single uvicorn is alone.
+        # gunicorn's first worker may answer before the master has forked the second: its workers fork with the
+        # app loaded by the master's warmup, and gunicorn waits up to 0.1 s between forks.
+        family = family_of() if server == "uvicorn-single" else wait_until(all_forked, 10, what="the workers")
         assert len(family) == 1 if server == "uvicorn-single" else len(family) >= 3, family
     finally:
         status = web.stop(timeout=20)

@@ -52,9 +52,9 @@ def on_starting(server: Any) -> None:
     prod-entry handed over, in the master, so that the workers fork with the app loaded."""
     if callable(_their_on_starting):
         _their_on_starting(server)
-    from entrypoint import warmup
+    from entrypoint import handover
 
-    warmup.here("gunicorn's master")
+    handover.here("gunicorn's master")
 
 
 def post_worker_init(worker: Any) -> None:

@@ -15,9 +15,9 @@ import sys
 
 
 def main() -> int:
-    from entrypoint import warmup
+    from entrypoint import handover
 
-    warmup.here("uWSGI's master")
+    handover.here("uWSGI's master")
     import pyuwsgi
 
     return pyuwsgi.run(sys.argv[1:]) or 0

@@ -2,7 +2,7 @@
 APP`, waitress-serve's own command line (same options, same parser) run by serve.py, which adds the one
 thing waitress-serve lacks: TERM drains (stop accepting, finish the requests in flight, exit 0) instead of
 dying at once with them. waitress is one process, and serve.py runs the warmup prod-entry hands over in it
-(warmup.here) before waitress's runner imports the app: the app is loaded once, and the process that passed the
+(handover.here) before waitress's runner imports the app: the app is loaded once, and the process that passed the
 warmup is the one that serves. Where the warmup ran in a child before exec instead (`prod-entry check` never
 execs), serve.py replays its requests in the serving process, after it imported the app and before it binds."""
 
@@ -52,7 +52,7 @@ def bind(texts: list[str]) -> tuple[str, int] | None:
 
 
 def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
-    """No words to change: serve.py calls warmup.here first, in the one process that will serve."""
+    """No words to change: serve.py calls handover.here first, in the one process that will serve."""
     return launch
 
 

@@ -8,7 +8,7 @@ waitress's own runner, so every waitress-serve option works unchanged. Two diffe
   main loop run until every request in flight is answered and sent, closes idle keep-alive connections,
   then exits 0. A second TERM changes nothing; INT still stops at once, as in waitress-serve. The drain has
   no bound of its own: PROD_ENTRY_STOP_TIMEOUT or the orchestrator's KILL bound it.
-- the warmup prod-entry hands over runs here first (warmup.here), before waitress's runner imports the app:
+- the warmup prod-entry hands over runs here first (handover.here), before waitress's runner imports the app:
   the app is loaded once, by the warmup, and a broken one exits 3 with one line before anything is bound.
   Where prod-entry warmed up in a child before exec instead, the warmup requests (the plan it exports) are
   replayed against the app, in this process, before it binds.
@@ -182,9 +182,9 @@ def replay_warmup(app: Any) -> None:
 def main() -> int:
     from waitress.runner import run
 
-    from entrypoint import warmup
+    from entrypoint import handover
 
-    warmup.here("waitress's process")
+    handover.here("waitress's process")
     return run(argv=["waitress-serve", *sys.argv[1:]], _serve=serve) or 0
 
 

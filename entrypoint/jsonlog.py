@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from entrypoint.names import LOG_PROCESS_VAR
 from entrypoint.secrets import redactor
 
 FORMAT_VAR = "PROD_ENTRY_LOG_FORMAT"
 ACCESS_VAR = "PROD_ENTRY_ACCESS_LOG"
-PROCESS_VAR = "PROD_ENTRY_LOG_PROCESS"  # the prod-entry process name (web, worker), exported before exec
+PROCESS_VAR = LOG_PROCESS_VAR  # the prod-entry process name (web, worker), exported before exec
 # The logger the shared ASGI wrapper writes access records to (the server's own access logger's name); unset:
 # none (text logs, PROD_ENTRY_ACCESS_LOG=0, or a server whose own access records are JSON already).
 WRAPPED_ACCESS_VAR = "PROD_ENTRY_WRAPPED_ACCESS"

@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+from entrypoint.names import LOG_PROCESS_VAR
+
 TYPE_CHECKING = False  # not typing's: the PID-1 supervisor imports this module and must stay small
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -100,5 +102,5 @@ def from_env(env: Mapping[str, str] = os.environ, process: str | None = None,
     """A logger configured from PROD_ENTRY_LOG_FORMAT / PROD_ENTRY_LOG_LEVEL (bad values fall back to the
     defaults here; `settings_error` reports them)."""
     fmt, level = _settings(env)
-    process = process or env.get("PROD_ENTRY_LOG_PROCESS")  # in a server's process: what prod-entry exported
+    process = process or env.get(LOG_PROCESS_VAR)  # in a server's process: what prod-entry exported
     return Logger(fmt if fmt in FORMATS else "text", level if level in LEVELS else "info", process, redact, name)

@@ -12,6 +12,9 @@ COMMANDS = frozenset({"list", "show", "check", "healthcheck", "help"})
 
 PREFIX = "PROD_ENTRY_PROCESS_"
 
+# The prod-entry process name (web, worker), exported before exec for the lines the server's process writes.
+LOG_PROCESS_VAR = "PROD_ENTRY_LOG_PROCESS"
+
 
 def process_var(name: str, attribute: str | None = None) -> str:
     """PROD_ENTRY_PROCESS_<NAME>[_<ATTRIBUTE>] for process `name`."""

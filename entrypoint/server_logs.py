@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from entrypoint import backends, jsonlog
+from entrypoint import backends
 from entrypoint.backends import Launch
 from entrypoint.config import Process
+from entrypoint.names import LOG_PROCESS_VAR
 
 
 def with_logs(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
@@ -30,7 +31,7 @@ def with_logs(process: Process | None, env: Mapping[str, str], launch: Launch) -
 def prepare(process: Process | None, env: Mapping[str, str], launch: Launch) -> None:
     if process is None:
         return
-    os.environ[jsonlog.PROCESS_VAR] = process.name
+    os.environ[LOG_PROCESS_VAR] = process.name
     prepare_adapter = backends.adapter(launch, "prepare_logs")
     if prepare_adapter:
         prepare_adapter(env, launch)

@@ -18,6 +18,7 @@ import time
 from entrypoint import log, state
 from entrypoint.units import seconds
 from entrypoint.errors import ConfigError
+from entrypoint.names import LOG_PROCESS_VAR
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ MODES = ("auto", "always", "never")
 # Read by the supervisor before anything else, so from the real environment only: a .env file is not read yet.
 INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGNAL_REWRITE", "PROD_ENTRY_EXIT_REMAP",
                  "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR")
-PROCESS_VAR = "PROD_ENTRY_LOG_PROCESS"  # jsonlog.PROCESS_VAR (not imported: the supervisor stays small)
+PROCESS_VAR = LOG_PROCESS_VAR
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
 PR_SET_CHILD_SUBREAPER = 36
 

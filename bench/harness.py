@@ -224,16 +224,19 @@ def source_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def wheel_install() -> Path:
+def wheel_install(extras: Sequence[str] = (), also: Sequence[str] = ()) -> Path:
     """The bin directory of a virtualenv holding prod-entry as the Dockerfile installs it: `pip wheel` of this
-    source tree and its requirements, `pip install --no-index` from those wheels (pip compiles every module to
-    bytecode as it installs, whatever PYTHONDONTWRITEBYTECODE says), then pip and setuptools removed (their
-    .pth file would be imported by every start). Cached under .cache/bench/ by a digest of the source; old
-    digests are left there (a few MB each) for whoever cleans .cache/."""
-    target = WHEEL_CACHE / f"wheel-{source_digest()}"
+    source tree (with `extras`) and its requirements (and the requirements `also`), `pip install --no-index`
+    from those wheels (pip compiles every module to bytecode as it installs, whatever PYTHONDONTWRITEBYTECODE
+    says), then pip and setuptools removed (their .pth file would be imported by every start). Cached under
+    .cache/bench/ by a digest of the source and of what else is installed; old digests are left there (a few
+    MB each, more with servers) for whoever cleans .cache/."""
+    wanted = hashlib.sha256("\0".join([*extras, "", *also]).encode()).hexdigest()[:8] if extras or also else ""
+    target = WHEEL_CACHE / f"wheel-{source_digest()}{'-' + wanted if wanted else ''}"
     venv_bin = target / "venv" / "bin"
     done = target / "installed"
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    spec = f"prod-entry[{','.join(extras)}]" if extras else "prod-entry"
     # Built in place (a virtualenv's scripts name their interpreter by absolute path, so it cannot be moved),
     # under a lock: two bench runs at once would otherwise build into the same directory.
     with open(WHEEL_CACHE / "lock", "w") as lock:
@@ -245,20 +248,27 @@ def wheel_install() -> Path:
         base = getattr(sys, "_base_executable", sys.executable)
         steps = [
             [PYTHON, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--wheel-dir",
-             str(target / "wheels"), str(ROOT)],
+             str(target / "wheels"), f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT), *also],
             [base, "-m", "venv", str(target / "venv")],
             [str(venv_bin / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links",
-             str(target / "wheels"), "prod-entry"],
+             str(target / "wheels"), spec, *also],
             [str(venv_bin / "pip"), "uninstall", "-q", "--yes", "pip", "setuptools"],
         ]
         for step in steps:
-            proc = subprocess.run(step, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(step, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
             if proc.returncode != 0:
                 last = ((proc.stdout + proc.stderr).strip().splitlines() or ["no output"])[-1]
                 raise BenchError(f"installing prod-entry's wheel: `{' '.join(step)}` exited {proc.returncode}: "
                                  f"{last[:300]}")
         done.touch()
     return venv_bin
+
+
+def served_install(big: bool) -> Path:
+    """wheel_install with the servers, the example's requirements and, for the big project, Wagtail: where
+    figures 7 and 8 run prod-entry and the plain servers, both as an image installs them (bytecode compiled)."""
+    also = [line.split("#")[0].strip() for line in (EXAMPLE / "requirements.txt").read_text().splitlines()]
+    return wheel_install(("servers",), [*filter(None, also), *(["wagtail>=6"] if big else [])])
 
 
 def loaded_from_source(argv: Sequence[str], env: Mapping[str, str], package: str) -> list[str]:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -23,8 +24,8 @@ import psutil
 from bench import bigproject
 from bench.bigproject import EXAMPLE_PROJECT, Project
 from bench.harness import (EXAMPLE, PEERS, PROD_ENTRY, PYTHON, BenchError, Figure, Plan, as_pid1, example_env,
-                           free_port, http_status, require_unshare, started, timed_answer, timed_get, tool,
-                           wait_for_200, wait_until)
+                           free_port, http_status, require_unshare, served_install, started, timed_answer, timed_get,
+                           tool, wait_for_200, wait_until)
 
 HEALTH = "/healthz"
 PROD_WARM = "prod-entry web (warmup on)"
@@ -68,6 +69,20 @@ SMOKE_OTHERS = ("waitress",)  # the smoke run (part of `make test`) runs one of 
 OURS = "prod-entry, {} (warmup on)"
 
 
+# Figures 7 and 8 run prod-entry and the plain servers from one virtualenv installed from wheels, bytecode
+# compiled, as an image installs them (harness.served_install); set by each figure before its first row.
+SERVED: dict[str, Path] = {}
+
+
+def serve_from(plan: Plan) -> None:
+    SERVED["bin"] = served_install(big=not plan.smoke)
+
+
+def served(program: str) -> str:
+    """The served virtualenv's `program` (prod-entry, gunicorn, ...)."""
+    return str(SERVED["bin"] / program)
+
+
 def others(plan: Plan) -> tuple[str, ...]:
     return SMOKE_OTHERS if plan.smoke else tuple(OTHERS)
 
@@ -85,9 +100,9 @@ def other_server(series: str, port: int, project: Project) -> tuple[list[str], d
     other = OTHERS[name]
     if series.startswith("prod-entry"):
         env = project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health, PROD_ENTRY_PROCESS_WEB=other.backend)
-        return [PROD_ENTRY, "web", *other.options(port)], env, other.forks
+        return [served("prod-entry"), "web", *other.options(port)], env, other.forks
     app = project.wsgi if other.interface == "wsgi" else project.asgi
-    argv = [tool(other.program or other.backend), *other.own, *other.options(port), other.app_option + app]
+    argv = [served(other.program or other.backend), *other.own, *other.options(port), other.app_option + app]
     return argv, project.env(), other.forks
 
 
@@ -99,12 +114,12 @@ def server(name: str, port: int, project: Project = EXAMPLE_PROJECT) -> tuple[li
     if other:
         return other[0], other[1]
     if name == PROD_WARM:
-        return [PROD_ENTRY, "web", *bind], project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health)
+        return [served("prod-entry"), "web", *bind], project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health)
     if name == PROD_COLD:
-        return [PROD_ENTRY, "web", *bind], project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health,
-                                                       PROD_ENTRY_WARMUP="0")
+        return [served("prod-entry"), "web", *bind], project.env(PROD_ENTRY_HEALTHCHECK_URL=project.health,
+                                                                 PROD_ENTRY_WARMUP="0")
     if name == GUNICORN:
-        return [tool("gunicorn"), *bind, project.wsgi], project.env()
+        return [served("gunicorn"), *bind, project.wsgi], project.env()
     if name == WEBSERVER and project == EXAMPLE_PROJECT:
         pythonpath = os.pathsep.join(filter(None, [str(PEERS), os.environ.get("PYTHONPATH", "")]))
         env = example_env(PYTHONPATH=pythonpath)
@@ -131,6 +146,7 @@ def projects(plan: Plan) -> list[tuple[Project, tuple[str, ...], str]]:
 def time_to_ready(plan: Plan) -> dict[str, Any]:
     figure = Figure(7, f"Start to the first 200 on {HEALTH}", "ms", "none set (compared with the peers)",
                     plan.ready_runs)
+    serve_from(plan)
     served = projects(plan)
     rows = [(project, name, name + suffix) for project, names, suffix in served for name in names]
     samples: dict[str, list[float]] = {series: [] for _, _, series in rows}
@@ -153,6 +169,9 @@ def time_to_ready(plan: Plan) -> dict[str, Any]:
         figure.ratio(f"{ours} / {name}", figure.get(ours)["median"], figure.get(name)["median"])
     figure.notes.append("Warmup is meant to cost start-up time (the app is loaded and asked before the port "
                         "opens); the figure shows how much.")
+    figure.notes.append(f"prod-entry and every plain server run from one virtualenv installed from wheels with "
+                        f"compiled bytecode, as an image installs them ({SERVED['bin'].parent}); django-webserver "
+                        "from the bench's own.")
     figure.notes.append(f"The other servers ({', '.join(others(plan))}) each run through prod-entry "
                         "(PROD_ENTRY_PROCESS_WEB, warmup on) and bare (the same options, the app named directly, "
                         "no warmup), one worker each.")
@@ -195,14 +214,14 @@ def first_server(name: str, port: int, project: Project) -> tuple[list[str], dic
         return argv, env, True
     if not name.startswith("prod-entry"):
         if "uvicorn" in name:
-            return [tool("uvicorn"), *uvicorn[:2], project.asgi], project.env(), False
-        return [tool("gunicorn"), *gunicorn, project.wsgi], project.env(), True
+            return [served("uvicorn"), *uvicorn[:2], project.asgi], project.env(), False
+        return [served("gunicorn"), *gunicorn, project.wsgi], project.env(), True
     if "WARMUP=0" in name:
         env["PROD_ENTRY_WARMUP"] = "0"
     if "uvicorn" in name:
         env["PROD_ENTRY_PROCESS_WEB"] = "uvicorn"
-        return [PROD_ENTRY, "web", *uvicorn[:2]], env, False
-    return [PROD_ENTRY, "web", *gunicorn], env, True
+        return [served("prod-entry"), "web", *uvicorn[:2]], env, False
+    return [served("prod-entry"), "web", *gunicorn], env, True
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -307,6 +326,7 @@ def first_request(plan: Plan) -> dict[str, Any]:
     figure = Figure(8, f"First request after ready vs a warm worker's after the same idle time (GET {HEALTH}, "
                     "new connection each)", "ms", "first ≤ 1.2× warm-after-idle with worker warmup, for gunicorn "
                     "sync, gthread and uvicorn", plan.first_request_runs)
+    serve_from(plan)
     served: list[tuple[Project, tuple[str, ...], str]] = [(EXAMPLE_PROJECT, FIRST_SERVERS + other_rows(plan), "")]
     if not plan.smoke:
         served.append((bigproject.wagtail(), BIG_FIRST_SERVERS, BIG))

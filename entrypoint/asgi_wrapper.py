@@ -37,7 +37,6 @@ from entrypoint.handover import InServer, here
 from entrypoint.warmup import load_app
 
 
-
 class Warmed:
     def __init__(self, inner: Any, replay_in_lifespan: bool = True, warmup: InServer | None = None) -> None:
         self.inner = inner

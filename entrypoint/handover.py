@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from entrypoint import health
-from entrypoint.warmup import (Loaded, Plan, failed, handed_over, lifespan_failed, load_phase, passed,
-                               request_phase_async, run_checks, timed_out)
+from entrypoint.warmup import (Loaded, Plan, app_output, failed, handed_over, load_phase, passed,
+                               request_phase_async, run_checks, starting_lifespan, timed_out)
 
 if TYPE_CHECKING:
     from entrypoint.appclient import Lifespan, Target
@@ -72,7 +72,7 @@ class InServer:
 
     def give_up(self, message: str, status: int, details: str = "") -> NoReturn:
         self.output.restore()
-        if details and os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *health.OFF):
+        if details and health.debugging(os.environ):
             self.logger.emit("error", details + self.output.text(), multiline=True)
         self.logger.error(message)
         os._exit(status)
@@ -104,18 +104,15 @@ class InServer:
     async def check(self, lifespan: Lifespan) -> None:
         """The app's lifespan startup (in the server's lifespan scope), then every check, on the running loop:
         returns once passed, the app started and ready to serve in this same process."""
-        from entrypoint.appclient import LifespanFailed, asgi_get
+        from entrypoint.appclient import asgi_get
 
         assert self.loaded is not None
         app = self.loaded.app
         with self.phase():
             try:
                 if self.plan.lifespan:
-                    self.doing(f"starting {self.plan.app} (ASGI lifespan)")
-                    try:
+                    with starting_lifespan(self.plan, self.doing):
                         await lifespan.start()
-                    except LifespanFailed as exc:
-                        raise lifespan_failed(self.plan, exc) from exc
                 target = await request_phase_async(self.plan, self.loaded,
                                                    lambda path, t: asgi_get(app, path, t, lifespan.state), self.doing)
             finally:
@@ -179,8 +176,7 @@ class HeldOutput:
         for _, _, held in self.held:
             held.seek(0)
             chunks.append(held.read().decode("utf-8", "replace"))
-        output = "".join(chunks)
-        return "\n--- the app's output during warmup ---\n" + output if output.strip() else ""
+        return app_output("".join(chunks))
 
     def pass_through(self) -> None:
         for fd, _, held in self.held:

@@ -46,6 +46,11 @@ ON = ("1", "true", "yes", "on")
 OFF = ("0", "false", "no", "off")
 
 
+def debugging(env: Mapping[str, str]) -> bool:
+    """PROD_ENTRY_DEBUG: tracebacks wanted (any value but empty and the OFF words; --traceback sets it too)."""
+    return env.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *OFF)
+
+
 def setting_name(process: Process | None, key: str) -> str:
     """The variable a user would set for `key`: the per-process one when it is set, else the global one."""
     if process is not None and key in process.settings:

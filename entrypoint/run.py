@@ -135,7 +135,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
 def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:
     """Run `action`, turning an EntrypointError into one log line and its exit status. Any other exception
     is a bug in prod-entry: exit 1, with the traceback only when asked for (--traceback, PROD_ENTRY_DEBUG=1)."""
-    traceback = traceback or os.environ.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *health.OFF)
+    traceback = traceback or health.debugging(os.environ)
     try:
         action()
         return 0

@@ -26,7 +26,7 @@ from entrypoint.config import Process
 from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
-    from entrypoint.appclient import Lifespan, LifespanFailed, Response, Target
+    from entrypoint.appclient import Response, Target
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -145,6 +145,11 @@ def passed(plan: Plan, started: float, host: str, scheme: str, where: str = "") 
             f"{host}, {scheme}{sent})")
 
 
+def app_output(output: str) -> str:
+    """What the app printed during the warmup, to follow a failure's traceback (--traceback); empty if nothing."""
+    return "\n--- the app's output during warmup ---\n" + output if output.strip() else ""
+
+
 def failed(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
 
@@ -194,9 +199,7 @@ def _child(plan: Plan, fd: int) -> None:
             sys.stderr.flush()
             assert captured is not None
             captured.seek(0)
-            output = captured.read().decode("utf-8", "replace")
-            if output.strip():
-                details += "\n--- the app's output during warmup ---\n" + output
+            details += app_output(captured.read().decode("utf-8", "replace"))
         report({"error": message, "details": details})
     os._exit(code)
 
@@ -204,7 +207,7 @@ def _child(plan: Plan, fd: int) -> None:
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     """Load the app and pass every check, in this process, in one go (the child of `warm`, and handover.here). Raises
     WarmupError. asgi_wrapper.py runs the same two phases apart, on the server's own event loop (InServer)."""
-    from entrypoint.appclient import AsgiClient, LifespanFailed, wsgi_get
+    from entrypoint.appclient import AsgiClient, wsgi_get
 
     loaded = load_phase(plan, doing)
     app = loaded.app
@@ -214,11 +217,8 @@ def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
         client = AsgiClient(app)
         try:
             if plan.lifespan:  # as the server will: daphne, granian asginl, uvicorn --lifespan off send none
-                doing(f"starting {plan.app} (ASGI lifespan)")
-                try:
+                with starting_lifespan(plan, doing):
                     client.start()
-                except LifespanFailed as exc:
-                    raise lifespan_failed(plan, exc) from exc
             return request_phase(plan, loaded, client.get, doing)
         finally:
             if plan.lifespan:
@@ -272,9 +272,18 @@ async def request_phase_async(plan: Plan, loaded: Loaded, get: Callable[[str, Ta
     return target
 
 
-def lifespan_failed(plan: Plan, exc: LifespanFailed) -> WarmupError:
-    # The app's whole text (a traceback, for Starlette) stays for --traceback.
-    return WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: {last_line(exc.text) or '(no message)'}")
+@contextlib.contextmanager
+def starting_lifespan(plan: Plan, doing: Callable[[str], None]) -> Iterator[None]:
+    """Around the app's lifespan startup (sync or awaited): says so, and makes its lifespan.startup.failed the
+    warmup's one line. The app's whole text (a traceback, for Starlette) stays for --traceback."""
+    from entrypoint.appclient import LifespanFailed
+
+    doing(f"starting {plan.app} (ASGI lifespan)")
+    try:
+        yield
+    except LifespanFailed as exc:
+        raise WarmupError(f"warmup: {plan.app}: ASGI lifespan startup failed: "
+                          f"{last_line(exc.text) or '(no message)'}") from exc
 
 
 def refuse_every_host(settings: Any, plan: Plan) -> None:

@@ -20,7 +20,7 @@ loaded once, by the warmup, and a broken one exits 3 before the server listens.
 
 With PROD_ENTRY_LOG_FORMAT=json the wrapper also serves JSON logs (jsonlog.py): once your app is loaded (and
 Django has applied the project's LOGGING) it makes the console handlers JSON, and, when
-jsonlog.WRAPPED_ACCESS_VAR names the server's access logger, it writes one access record per request itself.
+logsettings.WRAPPED_ACCESS_VAR names the server's access logger, it writes one access record per request itself.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-from entrypoint import jsonlog, worker_warmup
+from entrypoint import jsonlog, logsettings, worker_warmup
 from entrypoint.appclient import Lifespan, LifespanFailed, asgi_get
 from entrypoint.handover import InServer, here
 from entrypoint.warmup import load_app
@@ -170,10 +170,10 @@ def _wrap(factory: bool) -> Warmed:
         here(server)
     # The handed-over plan names the same app and factory as APP_VAR and FACTORY_VAR.
     inner = warmup.load() if warmup else load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
-    if jsonlog.enabled():
+    if logsettings.enabled():
         jsonlog.configure()
-    if os.environ.get(jsonlog.WRAPPED_ACCESS_VAR):
-        inner = Accessed(inner, os.environ[jsonlog.WRAPPED_ACCESS_VAR])
+    if os.environ.get(logsettings.WRAPPED_ACCESS_VAR):
+        inner = Accessed(inner, os.environ[logsettings.WRAPPED_ACCESS_VAR])
     warmed = Warmed(inner, lifespan, warmup)
     if not lifespan:
         warmed.replay_now()

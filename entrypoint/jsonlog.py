@@ -23,31 +23,8 @@ from typing import Any
 from entrypoint.names import LOG_PROCESS_VAR
 from entrypoint.secrets import redactor
 
-FORMAT_VAR = "PROD_ENTRY_LOG_FORMAT"
-ACCESS_VAR = "PROD_ENTRY_ACCESS_LOG"
 PROCESS_VAR = LOG_PROCESS_VAR  # the prod-entry process name (web, worker), exported before exec
-# The logger the shared ASGI wrapper writes access records to (the server's own access logger's name); unset:
-# none (text logs, PROD_ENTRY_ACCESS_LOG=0, or a server whose own access records are JSON already).
-WRAPPED_ACCESS_VAR = "PROD_ENTRY_WRAPPED_ACCESS"
-ACCESS_LOGGER = "prod-entry.access"  # the logger of the access records prod-entry's wrappers write
-OFF = ("0", "false", "no", "off")
-ON = ("1", "true", "yes", "on")
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "remote", "user_agent", "request_id")
-
-
-def enabled(env: Mapping[str, str] = os.environ) -> bool:
-    return env.get(FORMAT_VAR, "").strip().lower() == "json"
-
-
-def access_setting(env: Mapping[str, str] = os.environ) -> bool | None:
-    """PROD_ENTRY_ACCESS_LOG: True, False, or None when unset (each server's own default; on with JSON)."""
-    value = env.get(ACCESS_VAR, "").strip().lower()
-    return None if not value else value in ON
-
-
-def access_enabled(env: Mapping[str, str] = os.environ) -> bool:
-    """Whether a server whose access lines prod-entry writes itself (the JSON ones) writes them."""
-    return access_setting(env) is not False
 
 
 def stamp(created: float) -> str:

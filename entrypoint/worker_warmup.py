@@ -75,11 +75,11 @@ def server_log() -> Log:
     if logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
         return Log(logger.info, logger.warning)
 
-    from entrypoint import jsonlog
+    from entrypoint import jsonlog, logsettings
 
     def writer(level: str) -> Callable[..., None]:
         def write(message: str, *args: object) -> None:
-            if jsonlog.enabled():  # a server that sets up its logging only after the app's startup (hypercorn)
+            if logsettings.enabled():  # a server that sets up its logging only after the app's startup (hypercorn)
                 jsonlog.say(level, logger.name, message % args)
             else:
                 print(message % args, file=sys.stderr, flush=True)

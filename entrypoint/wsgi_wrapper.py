@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from entrypoint import jsonlog, worker_warmup
+from entrypoint import jsonlog, logsettings, worker_warmup
 from entrypoint.appclient import wsgi_get
 from entrypoint.warmup import load_app
 
 
 def _warmed(factory: bool) -> Any:
     inner = load_app(os.environ[worker_warmup.APP_VAR], factory=factory)
-    if jsonlog.enabled():  # Django has applied the project's LOGGING: make its console handlers JSON
+    if logsettings.enabled():  # Django has applied the project's LOGGING: make its console handlers JSON
         jsonlog.configure()
     plan = worker_warmup.load()
     if plan is not None:

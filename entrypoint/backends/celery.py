@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import (HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program,
                                  user_words)
 from entrypoint.config import Process
@@ -54,7 +54,7 @@ WRAPPER = "entrypoint.backends.celery:app"
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `--app=entrypoint.backends.celery:app --quiet` (celery prints its banner as text, straight to
     stdout; its `ready` line is logged)."""
-    if not jsonlog.enabled(env):
+    if not logsettings.enabled(env):
         return None
     words = list(launch.words)
     at = next(i for i, word in enumerate(words) if word.text.startswith("--app="))
@@ -76,6 +76,8 @@ def __getattr__(name: str) -> Any:
     import celery.apps.worker
     from celery import signals
     from celery.app.utils import find_app
+
+    from entrypoint import jsonlog
 
     app = find_app(os.environ[APP_VAR])
     # The worker warns (running as root, ...) before it sets up logging, and after the Django fixup applied the

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
@@ -78,13 +78,13 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     texts = launch.argv
     theirs = argv.mentions(texts, "--access-log")
     added = []
-    if jsonlog.enabled(env):
+    if logsettings.enabled(env):
         launch = _common.wrapped(launch, _common.ASGI_WRAPPER, None, "JSON logs")
         if not argv.mentions(texts, "--log-fmt"):
             added.append(Word("--log-fmt=%(message)s", "JSON logs (the wrapper app formats daphne's lines)"))
         if not theirs:
             added.append(Word("--access-log=/dev/null", "JSON logs (the wrapper app writes access records)"))
-    elif jsonlog.access_setting(env) is False and not theirs:
+    elif logsettings.access_setting(env) is False and not theirs:
         added.append(Word("--access-log=/dev/null", "PROD_ENTRY_ACCESS_LOG=0"))
     if not added:
         return None
@@ -94,5 +94,5 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     if _common.is_wrapped(launch, _common.ASGI_WRAPPER):
         _common.export_wrapped(launch, IMPORT, "daphne")
-    if jsonlog.enabled(env) and jsonlog.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
-        os.environ[jsonlog.WRAPPED_ACCESS_VAR] = jsonlog.ACCESS_LOGGER
+    if logsettings.enabled(env) and logsettings.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER

@@ -14,7 +14,7 @@ import runpy
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import jsonlog
+from entrypoint import logsettings
 from entrypoint.backends import Launch, Word
 from entrypoint.backends._common import django_command, no_app
 from entrypoint.config import Process
@@ -27,7 +27,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
 
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `python -m entrypoint.backends.django_q2` in place of `python`, the rest of the command unchanged."""
-    if not jsonlog.enabled(env):
+    if not logsettings.enabled(env):
         return None
     runner = [Word("-m", "JSON logs runner"), Word(__name__, "JSON logs runner (the qcluster command, logging JSON)")]
     return launch._replace(words=[launch.words[0], *runner, *launch.words[1:]])
@@ -37,6 +37,8 @@ def run(args: list[str]) -> None:
     """`manage.py ARGS` (run as Python runs it) or `-m django ARGS`, with the root logger JSON before and after
     django.setup()."""
     import django
+
+    from entrypoint import jsonlog
 
     jsonlog.configure()
     setup = django.setup

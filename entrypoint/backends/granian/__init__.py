@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
 from entrypoint.config import Process
 from entrypoint.django_settings import application
@@ -107,9 +107,9 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
     texts = launch.argv
     chose = argv.mentions(texts, "--access-log", "--no-access-log") or "GRANIAN_LOG_ACCESS_ENABLED" in env
-    access = jsonlog.access_enabled(env) if jsonlog.enabled(env) else bool(jsonlog.access_setting(env))
-    added = [] if chose or not access else [Word("--access-log", f"{jsonlog.ACCESS_VAR} / {jsonlog.FORMAT_VAR}")]
-    if jsonlog.enabled(env):
+    access = logsettings.access_enabled(env) if logsettings.enabled(env) else bool(logsettings.access_setting(env))
+    added = [] if chose or not access else [Word("--access-log", f"{logsettings.ACCESS_VAR} / {logsettings.FORMAT_VAR}")]
+    if logsettings.enabled(env):
         if argv.mentions(texts, "--log-config") or env.get("GRANIAN_LOG_CONFIG"):
             return None
         if launch.interface in ("wsgi", "asgi"):

@@ -10,7 +10,7 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
                                  port, process_var, program, user_words)
 from entrypoint.config import Process
@@ -252,10 +252,10 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: hook.py's --config word (if the warmup did not add it already), which sets our logger class.
     Text: gunicorn's own format; PROD_ENTRY_ACCESS_LOG=1 adds --access-logfile=- (gunicorn logs no access by
     default), unless the user names an access log anywhere gunicorn reads one."""
-    if jsonlog.enabled(env):
+    if logsettings.enabled(env):
         return with_hook(env, launch, "JSON logs hook")
     given = argv.mentions(launch.argv, *OPTIONS["accesslog"]) or any(s.name == "accesslog" for s in launch.settings)
-    if jsonlog.access_setting(env) and not given:
+    if logsettings.access_setting(env) and not given:
         return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])
     return None
 

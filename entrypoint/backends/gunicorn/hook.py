@@ -17,7 +17,7 @@ import os
 import runpy
 from typing import Any
 
-from entrypoint import jsonlog
+from entrypoint import jsonlog, logsettings
 from entrypoint.backends.gunicorn import LOGGER_CLASS, USER_CONFIG_VAR
 
 _location = os.environ.get(USER_CONFIG_VAR)
@@ -35,7 +35,7 @@ if _location:
 _their_post_worker_init = _theirs.get("post_worker_init")
 _their_on_starting = _theirs.get("on_starting")
 
-if jsonlog.enabled():
+if logsettings.enabled():
     if _theirs.get("logger_class") in (None, "gunicorn.glogging.Logger"):
         logger_class = LOGGER_CLASS
     else:  # theirs may format as it likes; ours would drop it
@@ -43,7 +43,7 @@ if jsonlog.enabled():
 
         log.from_env().warning(f"the gunicorn config file {_location} sets logger_class = "
                                f"{_theirs['logger_class']!r}, kept: gunicorn's own lines are formatted by it")
-    if jsonlog.access_enabled() and not _theirs.get("accesslog"):
+    if logsettings.access_enabled() and not _theirs.get("accesslog"):
         accesslog = "-"  # gunicorn's default is no access log; JSON logs have them unless PROD_ENTRY_ACCESS_LOG=0
 
 
@@ -58,7 +58,7 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    if jsonlog.enabled():
+    if logsettings.enabled():
         jsonlog.configure()  # after the app loaded: Django has applied the project's LOGGING
     if callable(_their_post_worker_init):
         _their_post_worker_init(worker)

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, split_bind, \
     user_words
 from entrypoint.config import Process
@@ -130,12 +130,12 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     are one formatted string, and off by default). A --log-config of the user's is theirs: nothing changes.
     Text: PROD_ENTRY_ACCESS_LOG=1 is `--access-logfile=-` (hypercorn's default is none) unless ARGS name one."""
     texts = launch.argv
-    if jsonlog.enabled(env):
+    if logsettings.enabled(env):
         if argv.mentions(texts, "--log-config"):
             return None
         launch = _common.wrapped(launch, _common.ASGI_WRAPPER, None, "JSON logs")
         return launch._replace(words=[*launch.words, Word(f"--log-config=json:{LOG_CONFIG}", "JSON logs")])
-    if jsonlog.access_setting(env) and not argv.mentions(texts, "--access-logfile", "--access-log"):
+    if logsettings.access_setting(env) and not argv.mentions(texts, "--access-logfile", "--access-log"):
         return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])
     return None
 
@@ -143,5 +143,5 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     if _common.is_wrapped(launch, _common.ASGI_WRAPPER):
         _common.export_wrapped(launch, LIFESPAN, "hypercorn.error")
-    if jsonlog.enabled(env) and jsonlog.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
-        os.environ[jsonlog.WRAPPED_ACCESS_VAR] = jsonlog.ACCESS_LOGGER
+    if logsettings.enabled(env) and logsettings.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import os
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import _common
 from entrypoint.backends import (WEB, Default, Launch, Word, defaults, extra_words, given_in_env, given_in_words, port,
                                  process_var, program, user_words)
@@ -102,7 +102,7 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     user's (ARGS or UVICORN_LOG_CONFIG) is theirs: nothing changes. Text: PROD_ENTRY_ACCESS_LOG=0 adds
     --no-access-log unless the user chose (--access-log / --no-access-log / UVICORN_ACCESS_LOG)."""
     texts = launch.argv
-    if jsonlog.enabled(env):
+    if logsettings.enabled(env):
         if argv.mentions(texts, "--log-config") or env.get("UVICORN_LOG_CONFIG"):
             return None
         asgi = launch.interface == "asgi"
@@ -112,7 +112,7 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
             added.append(Word("--no-access-log", "JSON logs (the wrapper app writes access records)"))
         return launch._replace(words=[*launch.words, *added])
     chose = argv.mentions(texts, "--access-log", "--no-access-log") or env.get("UVICORN_ACCESS_LOG")
-    if jsonlog.access_setting(env) is False and not chose:
+    if logsettings.access_setting(env) is False and not chose:
         return launch._replace(words=[*launch.words, Word("--no-access-log", "PROD_ENTRY_ACCESS_LOG=0")])
     return None
 
@@ -120,5 +120,5 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     if _common.is_wrapped(launch, _common.ASGI_WRAPPER) or _common.is_wrapped(launch, _common.WSGI_WRAPPER):
         _common.export_wrapped(launch, LIFESPAN, "uvicorn.error")
-    if jsonlog.enabled(env) and jsonlog.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
-        os.environ[jsonlog.WRAPPED_ACCESS_VAR] = jsonlog.ACCESS_LOGGER
+    if logsettings.enabled(env) and logsettings.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
+        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER

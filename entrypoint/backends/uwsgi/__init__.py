@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, jsonlog
+from entrypoint import argv, logsettings
 from entrypoint.backends import (WEB, Launch, Setting, Word, extra_words, port, process_var, program, split_bind,
                                  user_words)
 from entrypoint.config import Process
@@ -148,9 +148,9 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     PROD_ENTRY_ACCESS_LOG=0, JSON or not, unless ARGS name it)."""
     added = []
     hook = f"--import={HOOK_MODULE}"
-    if jsonlog.enabled(env) and hook not in launch.argv:
+    if logsettings.enabled(env) and hook not in launch.argv:
         added.append(Word(hook, "JSON logs (the app's logging, in each worker)"))
-    if jsonlog.access_setting(env) is False and not argv.mentions(launch.argv, "--disable-logging", "-L"):
+    if logsettings.access_setting(env) is False and not argv.mentions(launch.argv, "--disable-logging", "-L"):
         added.append(Word("--disable-logging", "PROD_ENTRY_ACCESS_LOG=0 (no request lines)"))
     return launch._replace(words=[*launch.words, *added]) if added else None
 

@@ -17,19 +17,19 @@ import sys
 import uwsgi
 from uwsgidecorators import postfork
 
-from entrypoint import jsonlog, worker_warmup
+from entrypoint import jsonlog, logsettings, worker_warmup
 from entrypoint.backends.uwsgi import APP_VAR
 
 
 def _log(message: str, *args: object) -> None:
-    if jsonlog.enabled():
+    if logsettings.enabled():
         jsonlog.say("info", "prod-entry", message % args)
     else:
         print(message % args, file=sys.stderr, flush=True)  # uWSGI logs its workers' stderr
 
 
 def in_worker() -> None:
-    if jsonlog.enabled():
+    if logsettings.enabled():
         jsonlog.configure()
     replay()
 

@@ -25,6 +25,8 @@ import sys
 import time
 from typing import Any
 
+from entrypoint import logsettings
+
 log = logging.getLogger("waitress")
 
 
@@ -34,9 +36,9 @@ def serve(app: Any, **kw: Any) -> None:
 
     from entrypoint import jsonlog
 
-    if jsonlog.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
+    if logsettings.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
         jsonlog.configure()
-        if jsonlog.access_enabled():
+        if logsettings.access_enabled():
             app = Accessed(app)
     else:
         logging.basicConfig()  # as waitress.serve() does
@@ -102,7 +104,7 @@ class Accessed:
         from entrypoint import jsonlog
 
         self.app = app
-        self.log = logging.getLogger(jsonlog.ACCESS_LOGGER)
+        self.log = logging.getLogger(logsettings.ACCESS_LOGGER)
         if not self.log.handlers:  # on stdout as servers write access lines, not through the root logger's level
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(jsonlog.JsonFormatter())

@@ -254,12 +254,17 @@ def wheel_install(extras: Sequence[str] = (), also: Sequence[str] = ()) -> Path:
              str(target / "wheels"), spec, *also],
             [str(venv_bin / "pip"), "uninstall", "-q", "--yes", "pip", "setuptools"],
         ]
+        # Without PYTHONPATH: a checkout on it (its prod_entry.egg-info) makes pip think prod-entry is installed.
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
         for step in steps:
-            proc = subprocess.run(step, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(step, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+                                  env=env)
             if proc.returncode != 0:
                 last = ((proc.stdout + proc.stderr).strip().splitlines() or ["no output"])[-1]
                 raise BenchError(f"installing prod-entry's wheel: `{' '.join(step)}` exited {proc.returncode}: "
                                  f"{last[:300]}")
+        if not (venv_bin / "prod-entry").exists():
+            raise BenchError(f"installing prod-entry's wheel: no {venv_bin / 'prod-entry'} after pip install")
         done.touch()
     return venv_bin
 

@@ -197,6 +197,10 @@ BIG_FIRST_SERVERS = ("prod-entry, gunicorn sync (warmup on)", "gunicorn sync")
 WORKERS = 4
 MULTI_WARM = {"prod-entry, gunicorn sync ×4 (warmup on)": "gunicorn sync ×4"}
 WHOAMI = "/whoami"
+# The ×4 rows time GET /whoami (to tell the workers apart), the one-worker rows the health URL: the judged row
+# warms the URL it times, as the one-worker rows do (PROD_ENTRY_WARMUP_URLS), and this row shows what a URL
+# the warmup never asked costs (the app's own first-time work for it, which no server-side warmth removes).
+MULTI_UNWARMED = "prod-entry, gunicorn sync ×4 (warmup on, /whoami not warmed)"
 
 
 def first_server(name: str, port: int, project: Project) -> tuple[list[str], dict[str, str], bool]:
@@ -218,6 +222,8 @@ def first_server(name: str, port: int, project: Project) -> tuple[list[str], dic
         return [served("gunicorn"), *gunicorn, project.wsgi], project.env(), True
     if "WARMUP=0" in name:
         env["PROD_ENTRY_WARMUP"] = "0"
+    if name in MULTI_WARM:
+        env["PROD_ENTRY_WARMUP_URLS"] = WHOAMI
     if "uvicorn" in name:
         env["PROD_ENTRY_PROCESS_WEB"] = "uvicorn"
         return [served("prod-entry"), "web", *uvicorn[:2]], env, False
@@ -339,14 +345,15 @@ def first_request(plan: Plan) -> dict[str, Any]:
             first[series].append(one)
             warm[series].append(later)
     for name in MULTI_WARM:  # the example only; interleaved with its plain twin
-        for series in (name, MULTI_WARM[name]):
+        multi = (name, MULTI_UNWARMED, MULTI_WARM[name])
+        for series in multi:
             first[series], warm[series] = [], []
         for _ in range(plan.first_request_runs):
-            for series in (name, MULTI_WARM[name]):
+            for series in multi:
                 each_first, each_warm = first_of_every_worker(series, EXAMPLE_PROJECT, plan)
                 first[series] += each_first
                 warm[series] += each_warm
-        rows += [(EXAMPLE_PROJECT, series, series) for series in (name, MULTI_WARM[name])]
+        rows += [(EXAMPLE_PROJECT, series, series) for series in multi]
     ratios: dict[str, float] = {}
     for _, name, series in rows:
         figure.add(f"{series}: first", first[series], role(name))
@@ -367,7 +374,9 @@ def first_request(plan: Plan) -> dict[str, Any]:
     figure.notes.append(
         f"Rows '×{WORKERS}': {WORKERS} sync workers, GET {WHOAMI} (it names the worker that answered) until every "
         f"worker has answered once: each worker's first request is a 'first', later requests of workers already "
-        "seen are 'warm after idle' (every worker idle before each request).")
+        "seen are 'warm after idle' (every worker idle before each request). Like the one-worker rows, which time "
+        f"the URL the warmup asks, the judged ×{WORKERS} row warms the URL it times (PROD_ENTRY_WARMUP_URLS="
+        f"{WHOAMI}); '{MULTI_UNWARMED}' leaves it to the health check ({HEALTH}) alone.")
     figure.notes.append(
         f"The other servers ({', '.join(others(plan))}) each run through prod-entry (PROD_ENTRY_PROCESS_WEB, "
         "worker warmup on) and bare (the same options, the app named directly): one worker where the server forks "

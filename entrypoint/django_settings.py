@@ -33,17 +33,19 @@ def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:
 _MISSING = object()
 
 
-def application(env: Mapping[str, str], setting: str, needed_for: str) -> str:
-    """WSGI_APPLICATION / ASGI_APPLICATION as the `module:attr` that servers take."""
+def application(env: Mapping[str, str], setting: str, needed_for: str, serve_wsgi: str | None = None) -> str:
+    """WSGI_APPLICATION / ASGI_APPLICATION as the `module:attr` that servers take. `serve_wsgi`: for an ASGI
+    server that can serve WSGI too, how (offered when only WSGI_APPLICATION is set)."""
     module = settings_module(env, needed_for)
     value = getattr(module, setting, _MISSING)
     if not isinstance(value, str) or "." not in value:
-        raise ConfigError(_no_application(module, setting, value, needed_for))
+        raise ConfigError(_no_application(module, setting, value, needed_for, serve_wsgi))
     module_path, _, attr = value.rpartition(".")
     return f"{module_path}:{attr}"
 
 
-def _no_application(module: ModuleType, setting: str, value: object, needed_for: str) -> str:
+def _no_application(module: ModuleType, setting: str, value: object, needed_for: str,
+                     serve_wsgi: str | None) -> str:
     """What to set when WSGI_APPLICATION / ASGI_APPLICATION is missing: the project's own wsgi.py / asgi.py
     when there is one (startproject writes both, but sets only WSGI_APPLICATION)."""
     kind = setting[:4].lower()
@@ -53,10 +55,9 @@ def _no_application(module: ModuleType, setting: str, value: object, needed_for:
     fixes = [f"set {setting} = {spec!r} in {module.__name__}" + (f" ({found.replace('.', '/')}.py is there)"
                                                                    if found else ""),
              f"or {needed_for}={spec.rpartition('.')[0]}:application"]
-    if kind == "asgi" and isinstance(getattr(module, "WSGI_APPLICATION", None), str):
-        # Only uvicorn asks for ASGI_APPLICATION among the built-in backends, and it can serve WSGI too.
+    if kind == "asgi" and serve_wsgi and isinstance(getattr(module, "WSGI_APPLICATION", None), str):
         args = needed_for.removesuffix("_APP") + "_ARGS" if needed_for.endswith("_APP") else "the process's ARGS"
-        fixes.append(f"or serve WSGI_APPLICATION with uvicorn's --interface wsgi in {args}")
+        fixes.append(f"or serve WSGI_APPLICATION with {serve_wsgi} in {args}")
     return f"{setting} {what}, so there is no app to serve: {', '.join(fixes)}"
 
 

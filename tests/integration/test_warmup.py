@@ -167,6 +167,28 @@ def test_a_starlette_lifespan_that_raises_names_the_error_not_the_traceback_head
     assert 'app.py", line 9, in lifespan' in proc.stderr and "Traceback (most recent" in proc.stderr, describe(proc)
 
 
+# gunicorn with an ASGI worker class (uvicorn's, gunicorn's own asgi) serves ASGI_APPLICATION, and the warmup
+# calls it as ASGI, with its lifespan (it was called as WSGI: every such start exited 3 with a TypeError).
+@pytest.mark.parametrize("worker_class", ["uvicorn.workers.UvicornWorker", "asgi"])
+def test_gunicorn_with_an_asgi_worker_class_warms_the_asgi_app(worker_class: str) -> None:
+    env = web_env(PROD_ENTRY_PROCESS_WEB="gunicorn", PROD_ENTRY_PROCESS_WEB_ARGS=f"-k {worker_class}",
+                  PROD_ENTRY_HEALTHCHECK_URL="/healthz")
+    show = run(["show", "web"], env, EXAMPLE)
+    assert "example.asgi:application" in show.stdout and "ASGI_APPLICATION" in show.stdout, describe(show)
+    with spawn(["web"], env, EXAMPLE) as proc:
+        assert wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", proc=proc) == (200, "ok\n")
+        assert "warmup passed" in printed(proc), printed(proc)
+    # The lifespan ran before the warmup's request; one that fails is the start's one line, exit 3.
+    env = web_env(PROD_ENTRY_PROCESS_WEB="gunicorn", PROD_ENTRY_PROCESS_WEB_ARGS=f"-k {worker_class}",
+                  PROD_ENTRY_PROCESS_WEB_APP="example.lifespan:application", PROD_ENTRY_HEALTHCHECK_URL="/lifespan")
+    check = run(["check", "web"], env, EXAMPLE)
+    assert check.returncode == 0, describe(check)
+    failing = run(["web"], {**env, "EXAMPLE_LIFESPAN_FAIL": "1"}, EXAMPLE)
+    assert failing.returncode == 3, describe(failing)
+    assert "lifespan startup failed: EXAMPLE_LIFESPAN_FAIL is set" in one_error_line(failing), describe(failing)
+    assert "Listening at" not in failing.stderr, describe(failing)
+
+
 def test_django_asgi_app_without_lifespan() -> None:
     env = web_env(PROD_ENTRY_PROCESS_WEB="uvicorn", PROD_ENTRY_HEALTHCHECK_URL="/healthz")
     proc = run(["check"], env, EXAMPLE)

@@ -34,6 +34,35 @@ def test_gunicorn_zero_config():
     assert (launch.kind, launch.interface, launch.bind) == ("web", "wsgi", ("0.0.0.0", 8000))
 
 
+@pytest.mark.parametrize("args, lifespan", [
+    ("-k uvicorn.workers.UvicornWorker", True),
+    ('{"worker-class": "uvicorn_worker.UvicornWorker"}', True),
+    ("-k asgi", True),
+    ("--worker-class=egg:gunicorn#asgi --asgi-lifespan=off", False),
+])
+def test_gunicorn_with_an_asgi_worker_class_serves_asgi_application(args, lifespan):
+    launch = plan({**DJANGO, "PROD_ENTRY_PROCESS_WEB_ARGS": args}, "web")
+    assert (launch.app, launch.interface, launch.lifespan) == ("example.asgi:application", "asgi", lifespan)
+
+
+def test_an_asgi_server_without_asgi_application_is_told_what_fits_it(tmp_path, monkeypatch):
+    (tmp_path / "wsgionly.py").write_text('WSGI_APPLICATION = "wsgionly.application"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = {"DJANGO_SETTINGS_MODULE": "wsgionly"}
+    hints = {"uvicorn": "uvicorn's --interface wsgi", "gunicorn": "a WSGI worker class (sync, gthread)",
+             "hypercorn": None}
+    for backend, hint in hints.items():
+        args = "-k uvicorn.workers.UvicornWorker" if backend == "gunicorn" else ""
+        with pytest.raises(ConfigError) as raised:
+            plan({**env, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args}, "web")
+        message = str(raised.value)
+        assert message.startswith("ASGI_APPLICATION is not set in wsgionly"), message
+        if hint:
+            assert message.endswith(f"or serve WSGI_APPLICATION with {hint} in PROD_ENTRY_PROCESS_WEB_ARGS"), message
+        else:  # hypercorn serves ASGI only: no word of uvicorn's options
+            assert "WSGI_APPLICATION with" not in message and "uvicorn" not in message, message
+
+
 def test_gunicorn_port_args_and_extra():
     env = {**DJANGO, "PORT": "9001", "PROD_ENTRY_PROCESS_WEB_ARGS": '{"workers": 3, "preload": true}'}
     assert tail(plan(env, "web", ["--timeout", "5"])) == [

@@ -1,4 +1,5 @@
-"""gunicorn serving a WSGI app: `gunicorn [--bind=0.0.0.0:$PORT] [ARGS] APP [EXTRA]`, and everything prod-entry
+"""gunicorn serving a WSGI app (an ASGI one with an ASGI worker class: uvicorn's, gunicorn's own `asgi`):
+`gunicorn [--bind=0.0.0.0:$PORT] [ARGS] APP [EXTRA]`, and everything prod-entry
 knows about gunicorn: which settings the user gave it (ARGS, GUNICORN_CMD_ARGS, its config file), its per-worker
 warmup (hook.py, a config module whose post_worker_init replays the warmup in every worker)."""
 
@@ -18,19 +19,19 @@ from entrypoint.django_settings import application
 from entrypoint.errors import ConfigError, describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
-OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",)}
+OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",),
+           "asgi_lifespan": ("--asgi-lifespan",)}
 # Switches under which each worker must import the app itself, so the warmup cannot run in the master (see
 # warm_in_server): preload (gunicorn imports the app before any hook, and reports an import error with its
 # traceback) and reload (a restarted worker must read the code anew).
 IMPORTS_ITSELF = {"preload_app": "--preload", "reload": "--reload"}
 CONFIG = {"config": ("--config", "-c")}
 CMD_ARGS = "GUNICORN_CMD_ARGS"
+ASGI_WORKER = "gunicorn.workers.gasgi.ASGIWorker"
 DEFAULT_FILE = "gunicorn.conf.py"  # gunicorn reads it from the working directory when no --config is given
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
-    app = process.app or application(env, "WSGI_APPLICATION", process_var(process, "APP"))
-    app_origin = process.origins.get("app", "DJANGO_SETTINGS_MODULE WSGI_APPLICATION")
     words = user_words(process) + extra_words(extra)
     from_env = cmd_args(env)
     config = config_file(from_env, words)
@@ -40,6 +41,12 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     given = {**from_file, **given_in_words(from_env, OPTIONS), **from_words}
     if "worker_class" in given:
         _check_worker_class(given["worker_class"].value, given["worker_class"].origin)
+    interface = "asgi" if asgi_worker(given) else "wsgi"
+    setting = f"{interface.upper()}_APPLICATION"
+    app = process.app or application(env, setting, process_var(process, "APP"), "a WSGI worker class (sync, gthread)")
+    app_origin = process.origins.get("app", f"DJANGO_SETTINGS_MODULE {setting}")
+    # gunicorn's own asgi worker runs the lifespan protocol unless --asgi-lifespan=off; uvicorn's always may.
+    lifespan = "asgi_lifespan" not in given or given["asgi_lifespan"].value != "off"
     default_bind = f"0.0.0.0:{port(env)}"
     added = defaults(given, [Default("bind", (f"--bind={default_bind}",), "default (0.0.0.0 and PORT, else 8000)")])
     bind = given["bind"].values if "bind" in given else (default_bind,)
@@ -49,19 +56,25 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         shown.insert(0, config)
     return Launch([Word(program("gunicorn"), "backend gunicorn"), *added, *user_words(process),
                    Word(app, app_origin), *extra_words(extra)],
-                  WEB, app, "wsgi", tcp_bind(bind), settings=tuple(shown),
+                  WEB, app, interface, tcp_bind(bind), settings=tuple(shown), lifespan=lifespan,
                   warmup_in=WARMUP_IN if master_can_warm(given, from_file, [*from_env, *words]) else None)
 
 
 def master_can_warm(given: Given, from_file: Given, words: Sequence[Word]) -> bool:
     """Whether the warmup can run in gunicorn's master: a WSGI worker class (an ASGI one runs the app in the
     worker's event loop) and neither of IMPORTS_ITSELF, on the command line, in GUNICORN_CMD_ARGS or the file."""
-    worker_class = given["worker_class"].value if "worker_class" in given else "sync"
-    if "uvicorn" in worker_class or worker_class == "asgi":
+    if asgi_worker(given):
         return False
     flags = set(IMPORTS_ITSELF.values())
     return not any(word.text in flags for word in words) and \
         not any(from_file[name].value == "True" for name in IMPORTS_ITSELF if name in from_file)
+
+
+def asgi_worker(given: Given) -> bool:
+    """Whether the worker class serves ASGI: uvicorn's (uvicorn.workers.*, the uvicorn-worker package's
+    uvicorn_worker.*) or gunicorn's own `asgi` (gunicorn 27 has one)."""
+    worker_class = given["worker_class"].value if "worker_class" in given else "sync"
+    return "uvicorn" in worker_class or worker_class.removeprefix("egg:gunicorn#") in ("asgi", ASGI_WORKER)
 
 
 def cmd_args(env: Mapping[str, str]) -> list[Word]:

@@ -30,7 +30,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
         else "asgi"
     setting = "WSGI_APPLICATION" if interface == "wsgi" else "ASGI_APPLICATION"
     lifespan = (argv.option_value(texts, "--lifespan") or env.get("UVICORN_LIFESPAN")) != "off"
-    app = process.app or application(env, setting, process_var(process, "APP"))
+    app = process.app or application(env, setting, process_var(process, "APP"), "uvicorn's --interface wsgi")
     app_origin = process.origins.get("app", f"DJANGO_SETTINGS_MODULE {setting}")
     given = {**given_in_env(env, VARIABLES), **given_in_words(words, OPTIONS)}
     # A unix socket or an fd replaces host and port: uvicorn would ignore them.

@@ -50,9 +50,10 @@ def test_an_asgi_server_without_asgi_application_is_told_what_fits_it(tmp_path, 
     monkeypatch.syspath_prepend(str(tmp_path))
     env = {"DJANGO_SETTINGS_MODULE": "wsgionly"}
     hints = {"uvicorn": "uvicorn's --interface wsgi", "gunicorn": "a WSGI worker class (sync, gthread)",
-             "hypercorn": None}
+             "granian": "granian's --interface=wsgi", "hypercorn": None}
+    asgi = {"gunicorn": "-k uvicorn.workers.UvicornWorker", "granian": "--interface=asgi"}
     for backend, hint in hints.items():
-        args = "-k uvicorn.workers.UvicornWorker" if backend == "gunicorn" else ""
+        args = asgi.get(backend, "")
         with pytest.raises(ConfigError) as raised:
             plan({**env, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args}, "web")
         message = str(raised.value)

@@ -70,7 +70,7 @@ def _django_app(process: Process, env: Mapping[str, str], interface: str) -> str
     if interface == "rsgi":
         raise ConfigError(f"granian --interface rsgi needs the app: set {process_var(process, 'APP')} "
                           "(module:attr; Django has no RSGI application)")
-    return application(env, _setting(interface), process_var(process, "APP"))
+    return application(env, _setting(interface), process_var(process, "APP"), "granian's --interface=wsgi")
 
 
 # --- per-worker warmup: a wrapper app, replaying on import (wsgi, asginl) or in lifespan startup (asgi) -----

@@ -217,6 +217,21 @@ def test_term_during_the_warmup_in_the_server_exits_143_with_one_line(tmp_path: 
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])
+def test_the_workers_fork_with_what_the_warmup_loaded_frozen(tmp_path: Path, server: str) -> None:
+    """gc.freeze() in the master before the workers fork: their collections leave the inherited objects (and
+    their pages) alone. The control, the warmup in a child before exec, freezes nothing."""
+    for variables, frozen in (({}, True), (OFF, False)):
+        env = web_env(tmp_path, **{**SERVERS[server].env, **variables})
+        with spawn(["web"], env, EXAMPLE) as proc:
+            base = f"http://127.0.0.1:{env['PORT']}"
+            wait_http(f"{base}/healthz", proc=proc)
+            answers = [json.loads(answer[1]) for answer in (http_get(f"{base}/whoami") for _ in range(6)) if answer]
+            output = output_of(proc) if proc.poll() is not None else ""
+        assert len(answers) == 6, (answers, output)
+        assert all((answer["gc_frozen"] > 10_000) == frozen for answer in answers), (variables, answers)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])
 def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_path: Path, postgres_url: str,
                                                                           server: str) -> None:
     """With persistent connections (CONN_MAX_AGE), the connection the warmup's request opened in the master

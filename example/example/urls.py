@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", views.healthz),
     path("readyz", views.readyz),
     path("whoami", views.whoami),
+    path("gc-frozen", views.frozen),
     re_path(r"^slow/(?P<seconds>[0-9.]+)$", views.slow),
     path("boom", views.boom),
     path("inflight", views.inflight),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from entrypoint import worker_warmup
+from entrypoint import logsettings, worker_warmup
 from entrypoint.backends import Launch, Word, WORKER, extra_words, process_var, user_words
 from entrypoint.config import Process
 from entrypoint.errors import ConfigError
@@ -54,6 +54,13 @@ def export_wrapped(launch: Launch, replay: str, logger: str) -> None:
     """Tell the wrapper, through the environment exec passes on, what to wrap and when to replay."""
     assert launch.app is not None
     worker_warmup.export_wrapped(launch.app, is_factory(launch), replay, logger)
+
+
+def export_wrapped_access(env: Mapping[str, str], launch: Launch) -> None:
+    """With JSON access records on and the ASGI wrapper serving, tell it to write them (the server's own are
+    turned off or lack the schema's fields)."""
+    if logsettings.enabled(env) and logsettings.access_enabled(env) and is_wrapped(launch, ASGI_WRAPPER):
+        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER
 
 
 def is_factory(launch: Launch) -> bool:

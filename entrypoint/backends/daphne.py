@@ -13,7 +13,6 @@ before exec instead, the wrapper replays its requests there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 from entrypoint import argv, logsettings
@@ -94,5 +93,4 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     if _common.is_wrapped(launch, _common.ASGI_WRAPPER):
         _common.export_wrapped(launch, IMPORT, "daphne")
-    if logsettings.enabled(env) and logsettings.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
-        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER
+    _common.export_wrapped_access(env, launch)

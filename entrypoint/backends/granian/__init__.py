@@ -108,7 +108,8 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     texts = launch.argv
     chose = argv.mentions(texts, "--access-log", "--no-access-log") or "GRANIAN_LOG_ACCESS_ENABLED" in env
     access = logsettings.access_enabled(env) if logsettings.enabled(env) else bool(logsettings.access_setting(env))
-    added = [] if chose or not access else [Word("--access-log", f"{logsettings.ACCESS_VAR} / {logsettings.FORMAT_VAR}")]
+    why = f"{logsettings.ACCESS_VAR} / {logsettings.FORMAT_VAR}"
+    added = [] if chose or not access else [Word("--access-log", why)]
     if logsettings.enabled(env):
         if argv.mentions(texts, "--log-config") or env.get("GRANIAN_LOG_CONFIG"):
             return None

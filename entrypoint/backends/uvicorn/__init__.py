@@ -120,5 +120,4 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
     if _common.is_wrapped(launch, _common.ASGI_WRAPPER) or _common.is_wrapped(launch, _common.WSGI_WRAPPER):
         _common.export_wrapped(launch, LIFESPAN, "uvicorn.error")
-    if logsettings.enabled(env) and logsettings.access_enabled(env) and _common.is_wrapped(launch, _common.ASGI_WRAPPER):
-        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER
+    _common.export_wrapped_access(env, launch)

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import click
 
-from entrypoint import __version__, run, warmup
-from entrypoint.errors import ExecError
+from entrypoint import __version__, run
+
+from entrypoint.warmup import gate
+from entrypoint.settings.errors import ExecError
 
 ENV_HELP = """
 \b
@@ -120,13 +122,13 @@ def list_command(traceback: bool) -> None:
 @click.pass_obj
 def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> None:
     """Print the argv NAME would exec and where each part came from, secrets masked."""
-    from entrypoint.secrets import word_redactor
+    from entrypoint.settings.secrets import word_redactor
 
     def show() -> None:
         resolved = run.resolve(name, extra)
         redact = word_redactor(resolved.environment.values)
         if resolved.process is None:
-            from entrypoint.execute import locate
+            from entrypoint.init.execute import locate
 
             found = locate(resolved.name)
             if found is None:
@@ -139,7 +141,7 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             if resolved.launch.app:
                 click.echo(f"app:     {resolved.launch.app}  ({p.origins.get('app', 'derived')})")
             click.echo(f"kind:    {resolved.launch.kind}")
-            where = warmup.where(p, resolved.environment.values, resolved.launch)
+            where = gate.where(p, resolved.environment.values, resolved.launch)
             if where:
                 click.echo(f"warmup:  {where}")
         if resolved.environment.env_file:
@@ -157,13 +159,13 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             for setting, value, origin in rows:
                 click.echo(f"  {setting:<{widths[0]}} {value:<{widths[1]}}  {origin}")
         if resolved.steps:
-            from entrypoint import release
+            from entrypoint.release import steps
 
             assert resolved.process is not None
             click.echo(f"before: (release steps, run in order before warmup; {resolved.process.origins['before']})")
             for number, step in enumerate(resolved.steps, 1):
                 click.echo(f"  {number}. {redact(' '.join(step.argv))}")
-            click.echo(f"lock:   {redact(release.lock_for(resolved.environment.values).describe())}")
+            click.echo(f"lock:   {redact(steps.lock_for(resolved.environment.values).describe())}")
 
     sys.exit(run.guarded(show, traceback, name))
 
@@ -176,8 +178,8 @@ def check_command(traceback: bool, name: str | None) -> None:
     wait-for, warmup), in the same order and with the same lines and exit codes, without exec: exit 0 ready,
     2 configuration error, 3 warmup or deploy check failed, 4 wait-for timed out, 127 no such process or
     program. Only the port check is left out: a check may run beside the server. For CI and init containers."""
-    from entrypoint import log
-    from entrypoint.secrets import redactor
+    from entrypoint.logs import log
+    from entrypoint.settings.secrets import redactor
 
     def check() -> None:
         resolved = run.resolve(name)
@@ -185,7 +187,7 @@ def check_command(traceback: bool, name: str | None) -> None:
         logger = log.from_env(env, resolved.name, redactor(env))
         run.prepare(resolved, logger, port_check=False, starting=False)
         if resolved.process is None:
-            from entrypoint.execute import locate
+            from entrypoint.init.execute import locate
 
             click.echo(f"{resolved.name}: ok (not a process: the program {locate(resolved.name)} on PATH; "
                        "only PROD_ENTRY_WAIT_FOR applies to it)")
@@ -199,7 +201,7 @@ def check_command(traceback: bool, name: str | None) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def healthcheck_command(args: Sequence[str]) -> None:
     """Probe a running process: exit 0 healthy, 1 not (see `prod-entry healthcheck --help`)."""
-    from entrypoint.probes import main as probe_main
+    from entrypoint.health.probes import main as probe_main
 
     sys.exit(probe_main(args))
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from entrypoint.names import COMMANDS  # imports nothing itself
+from entrypoint.settings.names import COMMANDS  # imports nothing itself
 
 
 def main() -> None:
-    from entrypoint.supervisor import start
+    from entrypoint.init.supervisor import start
 
     start()  # as PID 1 this forks: only the child comes back, to go on as below and exec
     args = sys.argv[1:]
     if args and args[0] == "healthcheck":
         # Runs every few seconds in every container: its own small parser, never click.
-        from entrypoint.probes import main as probe_main
+        from entrypoint.health.probes import main as probe_main
 
         sys.exit(probe_main(args[1:]))
     if args and (args[0].startswith("-") or args[0] in COMMANDS):

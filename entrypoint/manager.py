@@ -32,7 +32,7 @@ class ManagerError(Exception):
 def address_in_use(host: str, port: int) -> bool:
     """Whether a server could not listen on (host, port) now (a port held only by connections in TIME_WAIT
     counts as free). The check prod-entry itself makes before it starts a server."""
-    from entrypoint import waitfor
+    from entrypoint.release import waitfor
 
     try:
         return waitfor.address_in_use(host, port)

@@ -6,13 +6,23 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint import config, deploy_check, health, log, privileges, prodserver, release, server_logs, warmup
+from entrypoint.settings import config, prodserver
+
+from entrypoint.release import deploy_check, steps
+
+from entrypoint.health import rules
+
+from entrypoint.logs import log, servers
+
+from entrypoint.init import privileges
+
+from entrypoint.warmup import gate
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
-from entrypoint.config import Environment, Process
-from entrypoint.errors import ConfigError, EntrypointError, ExecError, describe
-from entrypoint.execute import exec_argv, locate
-from entrypoint.secrets import redactor
-from entrypoint.supervisor import INIT_SETTINGS
+from entrypoint.settings.config import Environment, Process
+from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError, describe
+from entrypoint.init.execute import exec_argv, locate
+from entrypoint.settings.secrets import redactor
+from entrypoint.init.supervisor import INIT_SETTINGS
 
 
 class Resolved(NamedTuple):
@@ -21,7 +31,7 @@ class Resolved(NamedTuple):
     process: Process | None  # None: the first word is a program, exec'd as it is
     launch: Launch
     processes: dict[str, Process]
-    steps: list[release.Step] = []  # PROD_ENTRY_PROCESS_<NAME>_BEFORE, resolved
+    steps: list[steps.Step] = []  # PROD_ENTRY_PROCESS_<NAME>_BEFORE, resolved
 
 
 def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, dict[str, Process]]:
@@ -40,9 +50,9 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
     selected = config.selected_name(env, name)
     if selected in processes:
         process = processes[selected]
-        launch = warmup.in_server(process, env, plan(process, env, extra))
-        launch = warmup.with_worker_warmup(process, env, launch)
-        launch = server_logs.with_logs(process, env, launch)
+        launch = gate.in_server(process, env, plan(process, env, extra))
+        launch = gate.with_worker_warmup(process, env, launch)
+        launch = servers.with_logs(process, env, launch)
         return Resolved(environment, selected, process, launch, processes, release_steps(process, processes, env))
     if name is None:
         why = ("PROD_ENTRY_DEFAULT_PROCESS names it" if env.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip() else
@@ -54,14 +64,14 @@ def resolve(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, s
                     processes)
 
 
-def release_steps(process: Process, processes: Mapping[str, Process], env: Mapping[str, str]) -> list[release.Step]:
+def release_steps(process: Process, processes: Mapping[str, Process], env: Mapping[str, str]) -> list[steps.Step]:
     """The BEFORE steps of `process`, each resolved as `prod-entry WORD...` would be: a defined process (a task:
     `manage migrate`, `command ...`, a custom one) or a program on PATH. Raises ConfigError naming the step."""
     if process.before is None:
         return []
     var = process_var(process, "BEFORE")
-    steps = []
-    for number, words in enumerate(release.parse(process.before, var), 1):
+    found = []
+    for number, words in enumerate(steps.parse(process.before, var), 1):
         text = " ".join(words)
         name = words[0].lower()
         if name in processes:
@@ -69,12 +79,12 @@ def release_steps(process: Process, processes: Mapping[str, Process], env: Mappi
             if launch.kind != TASK:
                 raise ConfigError(f"{var}: step {number} ({text}) is a {launch.kind} process, which never "
                                   "completes: a step must be a task such as 'manage migrate --noinput'")
-            steps.append(release.Step(text, launch.argv))
+            found.append(steps.Step(text, launch.argv))
         elif locate(words[0]) is not None:
-            steps.append(release.Step(text, list(words)))
+            found.append(steps.Step(text, list(words)))
         else:
             raise ConfigError(f"{var}: step {number} ({text}): {not_found_message(words[0], processes)}")
-    return steps
+    return found
 
 
 def not_found_message(name: str, processes: Mapping[str, Process]) -> str:
@@ -105,20 +115,20 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
             raise ExecError(not_found, 127)
     privileges.drop(env, program=resolved.launch.argv[0])
     deploy_check.check_deploy(env, resolved.launch.kind, logger)
-    warmup.gates(resolved.process, env, resolved.launch, logger.info, port_check)
+    gate.gates(resolved.process, env, resolved.launch, logger.info, port_check)
     if resolved.steps:
         assert resolved.process is not None
         # Settings are read and checked by check too; only the steps themselves are the start's alone.
-        timeout = health.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", release.DEFAULT_LOCK_TIMEOUT)
-        lock = release.lock_for(env)
+        timeout = rules.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", steps.DEFAULT_LOCK_TIMEOUT)
+        lock = steps.lock_for(env)
         if starting:
             if lock.kind == "none":
                 logger.warning(f"release steps: no lock: {lock.describe()}")
-            with release.held(lock, timeout, health.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
+            with steps.held(lock, timeout, rules.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
                               logger.info):
-                release.run(resolved.steps, logger.info)
-    warmup.before_exec(resolved.process, env, resolved.launch, logger.info, starting)
-    server_logs.prepare(resolved.process, env, resolved.launch)
+                steps.run(resolved.steps, logger.info)
+    gate.before_exec(resolved.process, env, resolved.launch, logger.info, starting)
+    servers.prepare(resolved.process, env, resolved.launch)
     return not_found
 
 
@@ -135,7 +145,7 @@ def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] 
 def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:
     """Run `action`, turning an EntrypointError into one log line and its exit status. Any other exception
     is a bug in prod-entry: exit 1, with the traceback only when asked for (--traceback, PROD_ENTRY_DEBUG=1)."""
-    traceback = traceback or health.debugging(os.environ)
+    traceback = traceback or rules.debugging(os.environ)
     try:
         action()
         return 0

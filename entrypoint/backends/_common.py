@@ -6,10 +6,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import logsettings, worker_warmup
+from entrypoint.logs import options
+
+from entrypoint.warmup import replay
 from entrypoint.backends import Launch, Word, WORKER, extra_words, process_var, user_words
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError
 
 
 def no_app(process: Process, hint: str) -> None:
@@ -27,11 +29,11 @@ def django_command(process: Process, command: Sequence[str], extra: Sequence[str
     return Launch([*head, *user_words(process), *extra_words(extra)], kind)
 
 
-# Per-worker warmup through a wrapper app (entrypoint/asgi_wrapper.py, wsgi_wrapper.py), for servers with no
+# Per-worker warmup through a wrapper app (entrypoint/warmup/asgi.py, warmup/wsgi.py), for servers with no
 # per-worker hook that load the app in each worker.
 
-ASGI_WRAPPER = "entrypoint.asgi_wrapper"
-WSGI_WRAPPER = "entrypoint.wsgi_wrapper"
+ASGI_WRAPPER = "entrypoint.warmup.asgi"
+WSGI_WRAPPER = "entrypoint.warmup.wsgi"
 
 
 def wrapped(launch: Launch, module: str, how: str | None, purpose: str = "warmup") -> Launch:
@@ -50,17 +52,17 @@ def is_wrapped(launch: Launch, module: str) -> bool:
     return any(text.startswith(module + ":") for text in launch.argv[1:])
 
 
-def export_wrapped(launch: Launch, replay: str, logger: str) -> None:
+def export_wrapped(launch: Launch, when: str, logger: str) -> None:
     """Tell the wrapper, through the environment exec passes on, what to wrap and when to replay."""
     assert launch.app is not None
-    worker_warmup.export_wrapped(launch.app, is_factory(launch), replay, logger)
+    replay.export_wrapped(launch.app, is_factory(launch), when, logger)
 
 
 def export_wrapped_access(env: Mapping[str, str], launch: Launch) -> None:
     """With JSON access records on and the ASGI wrapper serving, tell it to write them (the server's own are
     turned off or lack the schema's fields)."""
-    if logsettings.enabled(env) and logsettings.access_enabled(env) and is_wrapped(launch, ASGI_WRAPPER):
-        os.environ[logsettings.WRAPPED_ACCESS_VAR] = logsettings.ACCESS_LOGGER
+    if options.enabled(env) and options.access_enabled(env) and is_wrapped(launch, ASGI_WRAPPER):
+        os.environ[options.WRAPPED_ACCESS_VAR] = options.ACCESS_LOGGER
 
 
 def is_factory(launch: Launch) -> bool:

@@ -7,16 +7,18 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import (HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program,
                                  user_words)
-from entrypoint.config import Process
-from entrypoint.django_settings import project_package
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import project_package
 
 # The worker keeps a heartbeat file fresh once its app calls celery_heartbeat.install(); beat has no loop
 # prod-entry hooks into, so it is probed only as the user names.
 PROBE = {"celery-worker": HEARTBEAT, "celery-beat": NAMED}
-HEARTBEAT_HINT = "call entrypoint.celery_heartbeat.install() where the Celery app is created"
+HEARTBEAT_HINT = "call entrypoint.health.heartbeats.celery.install() where the Celery app is created"
 
 
 def _build(command: str, process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -54,7 +56,7 @@ WRAPPER = "entrypoint.backends.celery:app"
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `--app=entrypoint.backends.celery:app --quiet` (celery prints its banner as text, straight to
     stdout; its `ready` line is logged)."""
-    if not logsettings.enabled(env):
+    if not options.enabled(env):
         return None
     words = list(launch.words)
     at = next(i for i, word in enumerate(words) if word.text.startswith("--app="))
@@ -77,7 +79,7 @@ def __getattr__(name: str) -> Any:
     from celery import signals
     from celery.app.utils import find_app
 
-    from entrypoint import jsonlog
+    from entrypoint.logs import jsonlog
 
     app = find_app(os.environ[APP_VAR])
     # The worker warns (running as root, ...) before it sets up logging, and after the Django fixup applied the

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from entrypoint.backends import NAMED, TASK, Launch, extra_words, user_words
 from entrypoint.backends._common import no_app
-from entrypoint.config import Process
+from entrypoint.settings.config import Process
 
 PROBE = NAMED  # nothing prod-entry knows of to ask: only a probe the user names
 

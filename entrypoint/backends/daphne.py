@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
-from entrypoint.config import Process
-from entrypoint.django_settings import application
-from entrypoint.worker_warmup import IMPORT
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
+from entrypoint.warmup.replay import IMPORT
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -49,7 +51,7 @@ WARMUP_IN = "daphne's process (the wrapper app, as daphne imports it), before it
 
 
 def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
-    """The wrapper runs the warmup handed over (asgi_wrapper.py calls handover.here before it loads the app)."""
+    """The wrapper runs the warmup handed over (warmup/asgi.py calls handover.here before it loads the app)."""
     return _common.wrapped(launch, _common.ASGI_WRAPPER, None)
 
 
@@ -77,13 +79,13 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     texts = launch.argv
     theirs = argv.mentions(texts, "--access-log")
     added = []
-    if logsettings.enabled(env):
+    if options.enabled(env):
         launch = _common.wrapped(launch, _common.ASGI_WRAPPER, None, "JSON logs")
         if not argv.mentions(texts, "--log-fmt"):
             added.append(Word("--log-fmt=%(message)s", "JSON logs (the wrapper app formats daphne's lines)"))
         if not theirs:
             added.append(Word("--access-log=/dev/null", "JSON logs (the wrapper app writes access records)"))
-    elif logsettings.access_setting(env) is False and not theirs:
+    elif options.access_setting(env) is False and not theirs:
         added.append(Word("--access-log=/dev/null", "PROD_ENTRY_ACCESS_LOG=0"))
     if not added:
         return None

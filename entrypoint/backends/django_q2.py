@@ -14,10 +14,10 @@ import runpy
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import logsettings
+from entrypoint.logs import options
 from entrypoint.backends import Launch, Word
 from entrypoint.backends._common import django_command, no_app
-from entrypoint.config import Process
+from entrypoint.settings.config import Process
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -27,7 +27,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
 
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `python -m entrypoint.backends.django_q2` in place of `python`, the rest of the command unchanged."""
-    if not logsettings.enabled(env):
+    if not options.enabled(env):
         return None
     runner = [Word("-m", "JSON logs runner"), Word(__name__, "JSON logs runner (the qcluster command, logging JSON)")]
     return launch._replace(words=[launch.words[0], *runner, *launch.words[1:]])
@@ -38,7 +38,7 @@ def run(args: list[str]) -> None:
     django.setup()."""
     import django
 
-    from entrypoint import jsonlog
+    from entrypoint.logs import jsonlog
 
     jsonlog.configure()
     setup = django.setup

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 from entrypoint.backends import HEARTBEAT, Launch
 from entrypoint.backends._common import django_command, no_app
-from entrypoint.config import Process
+from entrypoint.settings.config import Process
 
 PROBE = HEARTBEAT
-HEARTBEAT_HINT = "call entrypoint.workers.django_tasks.install() in an AppConfig.ready()"
+HEARTBEAT_HINT = "call entrypoint.health.heartbeats.django_tasks.install() in an AppConfig.ready()"
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

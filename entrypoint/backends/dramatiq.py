@@ -1,18 +1,18 @@
-"""Dramatiq: `dramatiq [ARGS] APP entrypoint.workers.dramatiq [EXTRA]`, APP being the module(s) that declare the
-broker and actors; the last module adds prod-entry's heartbeat middleware (see entrypoint/workers/dramatiq.py)."""
+"""Dramatiq: `dramatiq [ARGS] APP entrypoint.health.heartbeats.dramatiq [EXTRA]`, APP being the module(s) that declare the
+broker and actors; the last module adds prod-entry's heartbeat middleware (see entrypoint/health/heartbeats/dramatiq.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from entrypoint.backends import HEARTBEAT, WORKER, Launch, Word, extra_words, process_var, program, user_words
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError
 
-HEARTBEAT_MODULE = "entrypoint.workers.dramatiq"
+HEARTBEAT_MODULE = "entrypoint.health.heartbeats.dramatiq"
 PROBE = HEARTBEAT
-HEARTBEAT_HINT = ("prod-entry lists entrypoint.workers.dramatiq after the broker module; with module:broker, call "
-                  "entrypoint.workers.dramatiq.install(broker)")
+HEARTBEAT_HINT = ("prod-entry lists entrypoint.health.heartbeats.dramatiq after the broker module; with module:broker, call "
+                  "entrypoint.health.heartbeats.dramatiq.install(broker)")
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

@@ -10,10 +10,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
-from entrypoint.config import Process
-from entrypoint.django_settings import project_package
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import project_package
 
 CONFIG_FILE = "flowerconfig.py"  # Flower's default --conf
 
@@ -70,7 +72,7 @@ def config_names(path: str) -> dict[str, str]:
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: the `celery` program word becomes `python -m entrypoint.backends.flower` (the same command line,
     run by celery's own CLI in that process)."""
-    if not logsettings.enabled(env):
+    if not options.enabled(env):
         return None
     runner = [Word(sys.executable, "JSON logs runner"), Word("-m", "JSON logs runner"),
               Word(__name__, "JSON logs runner (celery's CLI, with Flower's logging JSON)")]
@@ -81,10 +83,10 @@ def access(handler: Any) -> None:
     """tornado's log_function: one access record per request."""
     import logging
 
-    from entrypoint import jsonlog
+    from entrypoint.logs import jsonlog
 
     request = handler.request
-    log = logging.getLogger(logsettings.ACCESS_LOGGER)
+    log = logging.getLogger(options.ACCESS_LOGGER)
     jsonlog.log_access(log, request.method or "-", request.uri or "", handler.get_status(),
                        request.request_time() * 1000, request.remote_ip, request.headers.get("User-Agent"),
                        request.headers.get("X-Request-ID"))
@@ -97,11 +99,11 @@ def run(args: Sequence[str]) -> int:
     from flower import command
     from flower.app import Flower
 
-    from entrypoint import jsonlog
+    from entrypoint.logs import jsonlog
 
     jsonlog.configure(logging.INFO)  # before tornado parses its options: it then adds no text handler
-    if logsettings.access_enabled():
-        log = logging.getLogger(logsettings.ACCESS_LOGGER)
+    if options.access_enabled():
+        log = logging.getLogger(options.ACCESS_LOGGER)
         handler = logging.StreamHandler(sys.stdout)  # on stdout as servers write access lines
         handler.setFormatter(jsonlog.JsonFormatter())
         log.addHandler(handler)

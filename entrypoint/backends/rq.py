@@ -1,19 +1,19 @@
-"""An RQ worker: `rq worker [--url=$REDIS_URL] [--worker-class=entrypoint.workers.rq.Worker] [ARGS] [QUEUES...]`
-(the worker class keeps prod-entry's heartbeat file fresh: see entrypoint/workers/rq.py)."""
+"""An RQ worker: `rq worker [--url=$REDIS_URL] [--worker-class=entrypoint.health.heartbeats.rq.Worker] [ARGS] [QUEUES...]`
+(the worker class keeps prod-entry's heartbeat file fresh: see entrypoint/health/heartbeats/rq.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+from entrypoint.settings import argv
 from entrypoint.backends import HEARTBEAT, WORKER, Launch, Word, extra_words, program, user_words
 from entrypoint.backends._common import no_app
-from entrypoint.config import Process
+from entrypoint.settings.config import Process
 
-WORKER_CLASS = "entrypoint.workers.rq.Worker"
+WORKER_CLASS = "entrypoint.health.heartbeats.rq.Worker"
 PROBE = HEARTBEAT
 HEARTBEAT_HINT = (f"prod-entry passes --worker-class={WORKER_CLASS}; a worker class of your own must inherit "
-                  "entrypoint.workers.rq.HeartbeatMixin")
+                  "entrypoint.health.heartbeats.rq.HeartbeatMixin")
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:

@@ -1,36 +1,8 @@
-"""django-tasks' database worker (`db_worker`, from django-tasks-db): `install()` makes the worker touch
-prod-entry's heartbeat file every time its loop looks for a ready task (every `--interval`, default 1 s, when
-idle). Call it in an AppConfig.ready():
+"""Deprecated: moved to entrypoint.health.heartbeats.django_tasks (prod-entry 0.2). This alias is that very module (the same classes and state),
+kept so that existing settings, Celery app modules and worker classes that name the old path still work."""
 
-    from entrypoint.workers import django_tasks
-    django_tasks.install()
+import sys
 
-Only db_worker looks for ready tasks, so other processes (web servers) never touch the file.
-"""
+from entrypoint.health.heartbeats import django_tasks
 
-from __future__ import annotations
-
-import atexit
-from typing import Any
-
-from entrypoint.workers import Pulse
-
-
-def install() -> None:
-    try:
-        from django_tasks_db.models import DBTaskResultQuerySet
-    except ImportError:  # django-tasks before 0.12 kept the database backend in the same package
-        from django_tasks.backends.database.models import DBTaskResultQuerySet  # type: ignore[no-redef]
-    if getattr(DBTaskResultQuerySet, "_prod_entry_pulse", None) is not None:
-        return
-    pulse = Pulse()
-    # db_worker has no hook in its loop: wrap the query it makes once per turn (`ready()`), and only it.
-    ready = DBTaskResultQuerySet.ready
-
-    def pulsing_ready(self: Any) -> Any:
-        pulse()
-        return ready(self)
-
-    atexit.register(pulse.stop)  # db_worker leaves by sys.exit on TERM
-    DBTaskResultQuerySet._prod_entry_pulse = pulse  # type: ignore[attr-defined]
-    DBTaskResultQuerySet.ready = pulsing_ready  # type: ignore[method-assign]
+sys.modules[__name__] = django_tasks

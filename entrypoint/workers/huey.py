@@ -1,35 +1,8 @@
-"""huey: `install(huey)` makes each of the consumer's workers touch prod-entry's heartbeat file every time it
-asks the queue for work (at least every second with Redis' blocking reads, every few seconds otherwise).
+"""Deprecated: moved to entrypoint.health.heartbeats.huey (prod-entry 0.2). This alias is that very module (the same classes and state),
+kept so that existing settings, Celery app modules and worker classes that name the old path still work."""
 
-Call it where your Huey instance is known, e.g. in an AppConfig.ready():
+import sys
 
-    from huey.contrib.djhuey import HUEY
-    from entrypoint.workers import huey
-    huey.install(HUEY)
+from entrypoint.health.heartbeats import huey
 
-Other processes that import the instance (web servers) never dequeue, so they never touch the file.
-"""
-
-from __future__ import annotations
-
-import atexit
-from typing import Any
-
-from entrypoint.workers import Pulse
-
-
-def install(huey: Any) -> None:
-    if getattr(huey, "_prod_entry_pulse", None) is not None:
-        return
-    pulse = huey._prod_entry_pulse = Pulse()
-    # huey has no per-poll hook (on_startup runs once, signals only around tasks): wrap the instance's
-    # dequeue, which every worker loop calls each time it looks for work.
-    dequeue = huey.dequeue
-
-    def pulsing_dequeue(*args: Any, **kwargs: Any) -> Any:
-        pulse()
-        return dequeue(*args, **kwargs)
-
-    huey.dequeue = pulsing_dequeue
-    huey.on_shutdown(name="prod-entry-heartbeat")(pulse.stop)
-    atexit.register(pulse.stop)  # on TERM the consumer exits without running its workers' shutdown hooks
+sys.modules[__name__] = huey

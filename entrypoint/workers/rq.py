@@ -1,40 +1,8 @@
-"""RQ: a worker class whose heartbeat also touches prod-entry's heartbeat file. The rq backend passes
-`--worker-class=entrypoint.workers.rq.Worker` unless you name a worker class yourself; yours can inherit
-`HeartbeatMixin` (before the rq class: `class MyWorker(HeartbeatMixin, rq.SimpleWorker)`).
+"""Deprecated: moved to entrypoint.health.heartbeats.rq (prod-entry 0.2). This alias is that very module (the same classes and state),
+kept so that existing settings, Celery app modules and worker classes that name the old path still work."""
 
-RQ calls `heartbeat()` each time the worker waits for a job (its own registry's heartbeat) and, while a job
-runs, from the loop that watches the work horse (every job_monitoring_interval, default 30 s). An idle
-worker waits for a job at most PROD_ENTRY_HEARTBEAT_INTERVAL seconds (default 10) at a time instead of
-rq's worker_ttl - 15 (405 s), so the file stays fresh while it waits.
-"""
+import sys
 
-from __future__ import annotations
+from entrypoint.health.heartbeats import rq
 
-from typing import Any
-
-import rq
-
-from entrypoint.workers import Pulse, interval
-
-
-class HeartbeatMixin:
-    _pulse: Pulse | None = None
-
-    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
-        super().heartbeat(*args, **kwargs)  # type: ignore[misc]
-        if self._pulse is None:
-            self._pulse = Pulse()
-        self._pulse()
-
-    @property
-    def dequeue_timeout(self) -> int:
-        return max(1, min(super().dequeue_timeout, int(interval())))  # type: ignore[misc]
-
-    def teardown(self) -> None:
-        if self._pulse is not None and not getattr(self, "is_horse", False):
-            self._pulse.stop()
-        super().teardown()  # type: ignore[misc]
-
-
-class Worker(HeartbeatMixin, rq.Worker):
-    pass
+sys.modules[__name__] = rq

@@ -6,9 +6,9 @@ import os
 
 from celery import Celery
 
-from entrypoint import celery_heartbeat
+from entrypoint.health.heartbeats import celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 app = Celery("example", include=["example.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
-celery_heartbeat.install()
+celery.install()

@@ -5,7 +5,7 @@ import time
 
 from django.http import HttpResponse, JsonResponse
 
-from entrypoint import state
+from entrypoint.init import state
 
 # Requests this worker process has served; the warmup tests read it to see warmup ran in each worker.
 SERVED = {"count": 0}

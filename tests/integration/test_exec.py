@@ -105,7 +105,7 @@ def test_uvicorn_replaces_prod_entry_and_serves():
         assert http_get(web.url + "/healthz") == (200, "ok\n")
         words = cmdline(web.pid)
         # With worker warmup on, uvicorn serves prod-entry's wrapper around the real app (named in its env).
-        assert any(w.endswith("uvicorn") for w in words[:2]) and "entrypoint.asgi_wrapper:app" in words, words
+        assert any(w.endswith("uvicorn") for w in words[:2]) and "entrypoint.warmup.asgi:app" in words, words
         with open(f"/proc/{web.pid}/environ", "rb") as f:
             assert b"PROD_ENTRY_WRAPPED_APP=example.asgi:application" in f.read().split(b"\0")
         assert words[-2:] == ["--log-level", "warning"], words

@@ -164,8 +164,8 @@ def test_bad_settings_are_one_line_and_exit_2(var: str, value: str) -> None:
     assert proc.stderr.startswith(f"prod-entry: error: {var}") and proc.stderr.count("\n") == 1, describe(proc)
 
 
-HEAVY = ("site", "re", "click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.config",
-         "entrypoint.run", "entrypoint.cli", "entrypoint.execute")
+HEAVY = ("site", "re", "click", "dotenv", "django", "gunicorn", "typing", "json", "logging", "subprocess", "entrypoint.settings.config",
+         "entrypoint.run", "entrypoint.cli", "entrypoint.init.execute")
 
 
 def test_the_supervisor_imports_nothing_heavy() -> None:
@@ -174,7 +174,7 @@ def test_the_supervisor_imports_nothing_heavy() -> None:
     assert proc.returncode == 0, describe(proc)
     line = next(line for line in proc.stderr.splitlines() if "modules loaded:" in line)
     modules = set(line.split("modules loaded:")[1].split())
-    assert "entrypoint.supervisor" in modules, line
+    assert "entrypoint.init.supervisor" in modules, line
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}, line
 
 

@@ -19,7 +19,8 @@ P = "django_prodserver.backends."
 SCRIPT = r"""
 import json, sys
 from django.utils.module_loading import import_string
-from entrypoint import prodserver, run
+from entrypoint.settings import prodserver
+from entrypoint import run
 from entrypoint.backends import plan
 
 definitions = json.loads(sys.argv[1])
@@ -109,7 +110,7 @@ GRANIAN_SCRIPT = r"""
 import json, sys
 from django.utils.module_loading import import_string
 from granian.cli import cli
-from entrypoint import prodserver
+from entrypoint.settings import prodserver
 from entrypoint.backends import plan
 
 definitions = json.loads(sys.argv[1])

@@ -111,7 +111,7 @@ def test_huey_consumer(redis_url: str, tmp_path: Path) -> None:
         HUEY = {{"huey_class": "huey.RedisHuey", "name": "probe-test", "url": {redis_url!r}, "immediate": False}}
         """, """
         from huey.contrib.djhuey import HUEY
-        from entrypoint.workers import huey
+        from entrypoint.health.heartbeats import huey
         huey.install(HUEY)
         """)
     env, beat = worker_env(tmp_path, "tasks", "huey", DJANGO_SETTINGS_MODULE="worker_settings")
@@ -123,7 +123,7 @@ def test_django_tasks_db_worker(tmp_path: Path) -> None:
         INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks", "django_tasks_db", "hooks"]
         TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
         """, """
-        from entrypoint.workers import django_tasks
+        from entrypoint.health.heartbeats import django_tasks
         django_tasks.install()
         """)
     env, beat = worker_env(tmp_path, "tasks", "django-tasks", DJANGO_SETTINGS_MODULE="worker_settings",

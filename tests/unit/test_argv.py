@@ -2,7 +2,7 @@
 
 import pytest
 
-from entrypoint import argv
+from entrypoint.settings import argv
 
 
 @pytest.mark.parametrize(("args", "words"), [

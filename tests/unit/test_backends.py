@@ -4,9 +4,11 @@ import sys
 
 import pytest
 
-from entrypoint import backends, config
-from entrypoint.config import Environment
-from entrypoint.errors import ConfigError
+from entrypoint import backends
+
+from entrypoint.settings import config
+from entrypoint.settings.config import Environment
+from entrypoint.settings.errors import ConfigError
 from support import EXAMPLE
 
 DJANGO = {"DJANGO_SETTINGS_MODULE": "example.settings"}
@@ -244,12 +246,12 @@ def test_rq_and_dramatiq():
     env = {"PROD_ENTRY_PROCESS_RQ": "rq", "REDIS_URL": "redis://:pw@r:6379/0", "PROD_ENTRY_PROCESS_RQ_ARGS": "high low",
            "PROD_ENTRY_PROCESS_DQ": "dramatiq", "PROD_ENTRY_PROCESS_DQ_APP": "proj.tasks proj.more"}
     assert tail(plan(env, "rq")) == ["worker", "--url=redis://:pw@r:6379/0",
-                                     "--worker-class=entrypoint.workers.rq.Worker", "high", "low"]
+                                     "--worker-class=entrypoint.health.heartbeats.rq.Worker", "high", "low"]
     # The heartbeat's worker class gives way to one the user names, on the command line or in rq's own variable.
     assert tail(plan(env, "rq", ["-w", "my.Worker"]))[2:] == ["high", "low", "-w", "my.Worker"]
-    assert "--worker-class=entrypoint.workers.rq.Worker" not in plan({**env, "RQ_WORKER_CLASS": "my.W"}, "rq").argv
+    assert "--worker-class=entrypoint.health.heartbeats.rq.Worker" not in plan({**env, "RQ_WORKER_CLASS": "my.W"}, "rq").argv
     # The heartbeat module comes right after the app's modules: dramatiq's CLI takes them as one run of words.
-    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "entrypoint.workers.dramatiq", "-p", "2"]
+    assert tail(plan(env, "dq", ["-p", "2"])) == ["proj.tasks", "proj.more", "entrypoint.health.heartbeats.dramatiq", "-p", "2"]
 
 
 def test_command():
@@ -386,14 +388,14 @@ def test_daphne_host_and_port_defaults(args, expected, bind):
 
 
 @pytest.mark.parametrize("backend, args, wrapper", [
-    ("granian", "", "entrypoint.wsgi_wrapper:app"),
-    ("granian", "--interface asgi", "entrypoint.asgi_wrapper:app"),
-    ("granian", "--interface asginl --factory", "entrypoint.asgi_wrapper:factory"),
-    ("hypercorn", "", "entrypoint.asgi_wrapper:app"),
-    ("daphne", "", "entrypoint.asgi_wrapper:app"),
+    ("granian", "", "entrypoint.warmup.wsgi:app"),
+    ("granian", "--interface asgi", "entrypoint.warmup.asgi:app"),
+    ("granian", "--interface asginl --factory", "entrypoint.warmup.asgi:factory"),
+    ("hypercorn", "", "entrypoint.warmup.asgi:app"),
+    ("daphne", "", "entrypoint.warmup.asgi:app"),
 ])
 def test_worker_warmup_swaps_the_app_for_a_wrapper(backend, args, wrapper):
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     # Without the handover (daphne's wrapper would run the warmup itself, and have nothing to replay).
     env = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": backend, "PROD_ENTRY_PROCESS_WEB_ARGS": args,
@@ -434,7 +436,7 @@ UVICORN = {"PROD_ENTRY_PROCESS_WEB": "uvicorn"}
     ({"PROD_ENTRY_PROCESS_WEB_ARGS": "--interface wsgi"}, False),
 ])
 def test_uvicorn_warms_up_in_its_process_when_that_process_serves(env, in_process):
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     env = {**DJANGO, **UVICORN, **env}
     launch = plan(env, "web")
@@ -442,7 +444,7 @@ def test_uvicorn_warms_up_in_its_process_when_that_process_serves(env, in_proces
     process = config.processes(Environment(env, frozenset(), None))["web"]
     wired = warmup.with_worker_warmup(process, env, warmup.in_server(process, env, launch))
     # Handed over: the wrapper runs the warmup and nothing replays it; else each worker replays it.
-    assert ("entrypoint.asgi_wrapper:app" in wired.argv) == (in_process or wired.worker_warmup is not None)
+    assert ("entrypoint.warmup.asgi:app" in wired.argv) == (in_process or wired.worker_warmup is not None)
     assert (wired.worker_warmup is None) == (in_process or launch.interface == "wsgi" or not launch.lifespan)
 
 
@@ -457,7 +459,7 @@ def test_gunicorn_config_files_preload_or_reload_keep_the_warmup_out_of_the_mast
 
 def wired(env):
     """The Launch as a start resolves it: planned, the warmup handed over where it can be, then the replay."""
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     process = config.processes(Environment(env, frozenset(), None))["web"]
     launch = warmup.in_server(process, env, backends.plan(process, env))
@@ -477,7 +479,7 @@ def test_waitress_and_uwsgi_run_the_warmup_in_their_runner(backend, head, replay
 
 def test_daphne_runs_the_warmup_in_its_wrapper_and_replays_nothing():
     launch = wired({**DJANGO, "PROD_ENTRY_PROCESS_WEB": "daphne"})
-    assert launch.warmup_in and "entrypoint.asgi_wrapper:app" in launch.argv and launch.worker_warmup is None
+    assert launch.warmup_in and "entrypoint.warmup.asgi:app" in launch.argv and launch.worker_warmup is None
 
 
 @pytest.mark.parametrize("env", [{"PROD_ENTRY_PROCESS_WEB_ARGS": "--lazy-apps"},

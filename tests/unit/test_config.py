@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from entrypoint import config
-from entrypoint.config import Environment
-from entrypoint.errors import ConfigError
+from entrypoint.settings import config
+from entrypoint.settings.config import Environment
+from entrypoint.settings.errors import ConfigError
 
 
 def processes(env, dotenv_keys=()):

@@ -10,9 +10,9 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoint import argv, config
-from entrypoint.config import Environment
-from entrypoint.errors import ConfigError
+from entrypoint.settings import argv, config
+from entrypoint.settings.config import Environment
+from entrypoint.settings.errors import ConfigError
 
 option_names = st.builds(lambda head, tail: head + tail, st.sampled_from(string.ascii_letters),
                          st.text(alphabet=string.ascii_lowercase + string.digits + "-", max_size=12)

@@ -5,7 +5,11 @@ that low modules (names, errors, config, health...) never reach up into the ones
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "entrypoint"
 
@@ -81,3 +85,83 @@ def test_entrypoint_has_no_import_cycle() -> None:
     graph = {name: imports(name, path, set(found)) for name, path in found.items()}
     assert len(graph) > 30  # the whole package was read
     assert cycle(graph) is None, " -> ".join(cycle(graph) or [])
+
+
+def package_of(module: str) -> str:
+    """The stage package a module belongs to (entrypoint.warmup.gate -> warmup); the entry path's modules at the
+    top (launch, cli, run, manager, the aliases) are the package `entrypoint` itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (PACKAGE / parts[1]).is_dir() else parts[0]
+
+
+def test_packages_import_one_way() -> None:
+    """No stage package imports a package that imports it back, directly or around a circle (warmup reaching into
+    backends while backends reach into warmup was one): a lower stage learns a server's knowledge through the
+    registry's table, never by importing the server."""
+    found = modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        graph.setdefault(package_of(name), set()).update(
+            package_of(dep) for dep in imports(name, path, set(found)) if package_of(dep) != package_of(name))
+    assert {"settings", "logs", "init", "health", "release", "warmup", "backends"} <= set(graph)
+    assert cycle(graph) is None, " -> ".join(cycle(graph) or [])
+
+
+def test_the_package_reader_sees_a_package_cycle() -> None:
+    assert package_of("entrypoint.warmup.gate") == "warmup"
+    assert package_of("entrypoint.run") == "entrypoint"
+    assert cycle({"warmup": {"backends"}, "backends": {"warmup"}}) == ["backends", "warmup", "backends"]
+
+
+def documented_paths() -> set[str]:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    return set(re.findall(r"\bentrypoint(?:\.[A-Za-z_]\w*)+", readme))
+
+
+def resolve(dotted: str) -> object:
+    """The module or attribute a dotted path names: the longest importable prefix, then attributes. A module that
+    imports what only its server provides (`uwsgi` in uWSGI's hook) counts as found when the path names it."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        name = ".".join(parts[:cut])
+        try:
+            found: object = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and not exc.name.startswith("entrypoint") and cut == len(parts):
+                return name  # the module is there; the server it runs in is not
+            continue
+        for attribute in parts[cut:]:
+            found = getattr(found, attribute)
+        return found
+    raise ModuleNotFoundError(dotted)
+
+
+@pytest.fixture
+def wrapper_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ASGI/WSGI wrappers load the wrapped app as they are imported, unless told it is a factory the server
+    calls later: so they import here with no app at all."""
+    monkeypatch.setenv("PROD_ENTRY_WRAPPED_FACTORY", "1")
+
+
+@pytest.mark.usefixtures("wrapper_importable")
+def test_every_dotted_path_the_readme_names_imports() -> None:
+    paths = documented_paths()
+    assert {"entrypoint.celery_heartbeat", "entrypoint.workers.rq.Worker", "entrypoint.backends.Launch"} <= paths
+    for dotted in sorted(paths):
+        assert resolve(dotted) is not None, dotted
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("entrypoint.celery_heartbeat", "entrypoint.health.heartbeats.celery"),
+    ("entrypoint.workers.rq", "entrypoint.health.heartbeats.rq"),
+    ("entrypoint.workers.dramatiq", "entrypoint.health.heartbeats.dramatiq"),
+    ("entrypoint.workers.huey", "entrypoint.health.heartbeats.huey"),
+    ("entrypoint.workers.django_tasks", "entrypoint.health.heartbeats.django_tasks"),
+    ("entrypoint.config", "entrypoint.settings.config"),
+    ("entrypoint.asgi_wrapper", "entrypoint.warmup.asgi"),
+    ("entrypoint.wsgi_wrapper", "entrypoint.warmup.wsgi"),
+])
+@pytest.mark.usefixtures("wrapper_importable")
+def test_an_old_path_is_the_very_module_it_moved_to(old: str, new: str) -> None:
+    """The same module object, not a copy: one Celery heartbeat state, one rq Worker class for isinstance."""
+    assert importlib.import_module(old) is importlib.import_module(new)

@@ -10,10 +10,12 @@ import sys
 
 import pytest
 
-from entrypoint import config, jsonlog, server_logs
+from entrypoint.settings import config
+
+from entrypoint.logs import jsonlog, servers as server_logs
 from entrypoint.backends import plan
 from entrypoint.backends.gunicorn import HOOK_WORD
-from entrypoint.config import Environment
+from entrypoint.settings.config import Environment
 from support import EXAMPLE
 
 DJANGO = {"DJANGO_SETTINGS_MODULE": "example.settings"}
@@ -114,7 +116,7 @@ def test_gunicorn_words() -> None:
 def test_uvicorn_words() -> None:
     env = {**DJANGO, "PROD_ENTRY_PROCESS_WEB": "uvicorn", "PROD_ENTRY_LOG_FORMAT": "json"}
     words = wired(env, "web")
-    assert "entrypoint.asgi_wrapper:app" in words and "--no-access-log" in words
+    assert "entrypoint.warmup.asgi:app" in words and "--no-access-log" in words
     assert any(w.startswith("--log-config=") and w.endswith("log_config.json") for w in words)
     theirs = wired({**env, "PROD_ENTRY_PROCESS_WEB_ARGS": "--log-config=mine.json"}, "web")
     assert "--no-access-log" not in theirs and "example.asgi:application" in theirs  # their config: untouched
@@ -134,7 +136,7 @@ def test_celery_words() -> None:
 def test_hypercorn_granian_daphne_uwsgi_words() -> None:
     json_on = {**DJANGO, "PROD_ENTRY_LOG_FORMAT": "json"}
     hypercorn = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "hypercorn"}, "web")
-    assert "entrypoint.asgi_wrapper:app" in hypercorn
+    assert "entrypoint.warmup.asgi:app" in hypercorn
     assert any(w.startswith("--log-config=json:") and w.endswith("hypercorn/log_config.json") for w in hypercorn)
     theirs = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "hypercorn", "PROD_ENTRY_PROCESS_WEB_ARGS":
                     "--log-config=json:mine.json"}, "web")
@@ -143,7 +145,7 @@ def test_hypercorn_granian_daphne_uwsgi_words() -> None:
         "--access-logfile=-"
 
     granian = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "granian"}, "web")
-    assert "entrypoint.wsgi_wrapper:app" in granian and "--access-log" in granian
+    assert "entrypoint.warmup.wsgi:app" in granian and "--access-log" in granian
     assert any(w.startswith("--access-log-fmt=") and "header{user-agent}" in w for w in granian)
     off = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "granian", "PROD_ENTRY_ACCESS_LOG": "0"}, "web")
     assert "--access-log" not in off
@@ -151,7 +153,7 @@ def test_hypercorn_granian_daphne_uwsgi_words() -> None:
                                    "web")
 
     daphne = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "daphne"}, "web")
-    assert daphne[:2] == ["--log-fmt=%(message)s", "--access-log=/dev/null"] and "entrypoint.asgi_wrapper:app" in daphne
+    assert daphne[:2] == ["--log-fmt=%(message)s", "--access-log=/dev/null"] and "entrypoint.warmup.asgi:app" in daphne
 
     uwsgi = wired({**json_on, "PROD_ENTRY_PROCESS_WEB": "uwsgi"}, "web")
     assert uwsgi.count("--import=entrypoint.backends.uwsgi.hook") == 1  # the warmup's and the logs' hook: once

@@ -5,10 +5,14 @@ import time
 
 import pytest
 
-from entrypoint import backends, config, probes
+from entrypoint import backends
+
+from entrypoint.settings import config
+
+from entrypoint.health import probes
 from entrypoint.backends import HEARTBEAT, HTTP, NAMED
-from entrypoint.config import Environment
-from entrypoint.workers import Pulse
+from entrypoint.settings.config import Environment
+from entrypoint.health.heartbeats import Pulse
 from support import EXAMPLE
 
 
@@ -44,7 +48,7 @@ def test_every_probe_declared_is_a_known_kind():
 
 def test_a_heartbeat_backend_tells_how_its_heartbeat_is_made():
     process = config.processes(Environment({"PROD_ENTRY_PROCESS_Q": "huey"}, frozenset(), None))["q"]
-    assert "entrypoint.workers.huey.install" in backends.probe_kind(process, {})[1]
+    assert "entrypoint.health.heartbeats.huey.install" in backends.probe_kind(process, {})[1]
 
 
 def test_custom_backends_are_probed_by_http_when_they_serve_web_else_as_named():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoint import prodserver
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError
+from entrypoint.settings import prodserver
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError
 
 P = "django_prodserver.backends."
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoint import release
-from entrypoint.errors import ConfigError
+from entrypoint.release import steps as release
+from entrypoint.settings.errors import ConfigError
 
 
 @pytest.mark.parametrize(("text", "steps"), [

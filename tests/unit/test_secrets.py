@@ -1,4 +1,4 @@
-from entrypoint import secrets
+from entrypoint.settings import secrets
 
 
 def test_secret_names():

@@ -3,11 +3,13 @@ file and GUNICORN_CMD_ARGS, uvicorn's UVICORN_* variables, and the bind in effec
 
 import pytest
 
-from entrypoint import backends, config
+from entrypoint import backends
+
+from entrypoint.settings import config
 from entrypoint.backends import Default, Setting, Word, defaults, given_in_env, given_in_words
 from entrypoint.backends.gunicorn import tcp_bind
-from entrypoint.config import Environment
-from entrypoint.errors import ConfigError
+from entrypoint.settings.config import Environment
+from entrypoint.settings.errors import ConfigError
 
 GUNICORN = {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_APP": "myapp:app"}
 UVICORN = {"PROD_ENTRY_PROCESS_WEB": "uvicorn", "PROD_ENTRY_PROCESS_WEB_APP": "myapp:app"}
@@ -71,7 +73,7 @@ def test_gunicorn_conf_py_replaces_the_default_bind(tmp_path, monkeypatch):
 
 
 def test_the_warmup_addresses_the_bind_in_effect(tmp_path, monkeypatch):
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "gunicorn.conf.py").write_text('bind = "127.0.0.1:9001"\n')

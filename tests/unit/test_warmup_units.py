@@ -7,10 +7,12 @@ import io
 
 import pytest
 
-from entrypoint import health, probes, waitfor
-from entrypoint.appclient import AsgiClient, Target, wsgi_environ, wsgi_get
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError, WaitTimeout
+from entrypoint.health import rules as health, probes
+
+from entrypoint.release import waitfor
+from entrypoint.warmup.appclient import AsgiClient, Target, wsgi_environ, wsgi_get
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError, WaitTimeout
 
 
 def web(**settings: str) -> Process:
@@ -260,7 +262,7 @@ def test_asgi_client_without_lifespan_support() -> None:
 
 
 def test_a_plan_handed_over_to_the_server_comes_back_whole_and_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     plan = warmup.Plan("example.wsgi:application", "wsgi", True, False,
                        [health.Check("/healthz", ((200, 200), (204, 299)), "PROD_ENTRY_HEALTHCHECK_STATUS")],
@@ -283,9 +285,9 @@ def test_the_sync_and_async_checks_apply_the_same_rules(answers: list[int], outc
     import asyncio
     from typing import Any
 
-    from entrypoint import warmup
-    from entrypoint.appclient import Response
-    from entrypoint.errors import WarmupError
+    from entrypoint.warmup import gate as warmup
+    from entrypoint.warmup.appclient import Response
+    from entrypoint.settings.errors import WarmupError
 
     check = health.Check("/healthz", ((200, 200),), "PROD_ENTRY_HEALTHCHECK_STATUS")
     start = Target("localhost", 80)
@@ -315,7 +317,7 @@ def test_once_stopped_the_warmup_keeps_no_later_requests_exception() -> None:
 
     from django.core.signals import got_request_exception
 
-    from entrypoint import warmup
+    from entrypoint.warmup import gate as warmup
 
     failures = warmup.Failures()
     got_request_exception.connect(failures.record, weak=False)

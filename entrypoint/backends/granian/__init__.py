@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
-from entrypoint.config import Process
-from entrypoint.django_settings import application
-from entrypoint.errors import ConfigError
-from entrypoint.worker_warmup import IMPORT, LIFESPAN
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
+from entrypoint.settings.errors import ConfigError
+from entrypoint.warmup.replay import IMPORT, LIFESPAN
 
 INTERFACES = ("wsgi", "asgi", "asginl", "rsgi")
 _TRUE = ("1", "true", "yes", "on", "t", "y")  # what click's BOOL reads as true in GRANIAN_FACTORY
@@ -107,10 +109,10 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
 
     texts = launch.argv
     chose = argv.mentions(texts, "--access-log", "--no-access-log") or "GRANIAN_LOG_ACCESS_ENABLED" in env
-    access = logsettings.access_enabled(env) if logsettings.enabled(env) else bool(logsettings.access_setting(env))
-    why = f"{logsettings.ACCESS_VAR} / {logsettings.FORMAT_VAR}"
+    access = options.access_enabled(env) if options.enabled(env) else bool(options.access_setting(env))
+    why = f"{options.ACCESS_VAR} / {options.FORMAT_VAR}"
     added = [] if chose or not access else [Word("--access-log", why)]
-    if logsettings.enabled(env):
+    if options.enabled(env):
         if argv.mentions(texts, "--log-config") or env.get("GRANIAN_LOG_CONFIG"):
             return None
         if launch.interface in ("wsgi", "asgi"):

@@ -11,12 +11,14 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
                                  port, process_var, program, user_words)
-from entrypoint.config import Process
-from entrypoint.django_settings import application
-from entrypoint.errors import ConfigError, describe
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
+from entrypoint.settings.errors import ConfigError, describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
 OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",),
@@ -265,10 +267,10 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: hook.py's --config word (if the warmup did not add it already), which sets our logger class.
     Text: gunicorn's own format; PROD_ENTRY_ACCESS_LOG=1 adds --access-logfile=- (gunicorn logs no access by
     default), unless the user names an access log anywhere gunicorn reads one."""
-    if logsettings.enabled(env):
+    if options.enabled(env):
         return with_hook(env, launch, "JSON logs hook")
     given = argv.mentions(launch.argv, *OPTIONS["accesslog"]) or any(s.name == "accesslog" for s in launch.settings)
-    if logsettings.access_setting(env) and not given:
+    if options.access_setting(env) and not given:
         return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])
     return None
 

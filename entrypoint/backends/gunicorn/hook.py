@@ -17,7 +17,7 @@ import os
 import runpy
 from typing import Any
 
-from entrypoint import jsonlog, logsettings
+from entrypoint.logs import jsonlog, options
 from entrypoint.backends.gunicorn import LOGGER_CLASS, USER_CONFIG_VAR
 
 _location = os.environ.get(USER_CONFIG_VAR)
@@ -35,15 +35,15 @@ if _location:
 _their_post_worker_init = _theirs.get("post_worker_init")
 _their_on_starting = _theirs.get("on_starting")
 
-if logsettings.enabled():
+if options.enabled():
     if _theirs.get("logger_class") in (None, "gunicorn.glogging.Logger"):
         logger_class = LOGGER_CLASS
     else:  # theirs may format as it likes; ours would drop it
-        from entrypoint import log
+        from entrypoint.logs import log
 
         log.from_env().warning(f"the gunicorn config file {_location} sets logger_class = "
                                f"{_theirs['logger_class']!r}, kept: gunicorn's own lines are formatted by it")
-    if logsettings.access_enabled() and not _theirs.get("accesslog"):
+    if options.access_enabled() and not _theirs.get("accesslog"):
         accesslog = "-"  # gunicorn's default is no access log; JSON logs have them unless PROD_ENTRY_ACCESS_LOG=0
 
 
@@ -52,13 +52,13 @@ def on_starting(server: Any) -> None:
     prod-entry handed over, in the master, so that the workers fork with the app loaded."""
     if callable(_their_on_starting):
         _their_on_starting(server)
-    from entrypoint import handover
+    from entrypoint.warmup import handover
 
     handover.here("gunicorn's master")
 
 
 def post_worker_init(worker: Any) -> None:
-    if logsettings.enabled():
+    if options.enabled():
         jsonlog.configure()  # after the app loaded: Django has applied the project's LOGGING
     if callable(_their_post_worker_init):
         _their_post_worker_init(worker)
@@ -66,9 +66,9 @@ def post_worker_init(worker: Any) -> None:
 
 
 def replay(worker: Any) -> None:
-    from entrypoint import worker_warmup
+    from entrypoint.warmup import replay
 
-    plan = worker_warmup.load()
+    plan = replay.load()
     app = getattr(worker, "wsgi", None)
     if plan is None or app is None:
         return
@@ -78,8 +78,8 @@ def replay(worker: Any) -> None:
         worker.log.info("prod-entry: worker %s: ASGI worker class, warmup skipped", worker.pid)
         return
     get = through_the_worker if can_use_the_worker(worker) else in_memory
-    worker_warmup.replay(plan, lambda path: get(worker, path, plan.target),
-                         worker_warmup.Log(worker.log.info, worker.log.warning))
+    replay.replay(plan, lambda path: get(worker, path, plan.target),
+                         replay.Log(worker.log.info, worker.log.warning))
 
 
 def can_use_the_worker(worker: Any) -> bool:
@@ -97,7 +97,7 @@ def can_use_the_worker(worker: Any) -> bool:
 
 
 def in_memory(worker: Any, path: str, target: Any) -> int:
-    from entrypoint.appclient import wsgi_get
+    from entrypoint.warmup.appclient import wsgi_get
 
     return wsgi_get(worker.wsgi, path, target).status
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from entrypoint import jsonlog, logsettings
+from entrypoint.logs import jsonlog, options
 
 
 class JsonLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -20,10 +20,10 @@ class JsonLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no ty
         jsonlog.configure()
 
     def _compute_access_log_enabled(self) -> bool:  # gunicorn >= 25 asks this before it builds an access record
-        return logsettings.access_enabled() and bool(super()._compute_access_log_enabled())
+        return options.access_enabled() and bool(super()._compute_access_log_enabled())
 
     def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
-        if not (logsettings.access_enabled() and (self.cfg.accesslog or self.cfg.logconfig_dict or self.cfg.logconfig)):
+        if not (options.access_enabled() and (self.cfg.accesslog or self.cfg.logconfig_dict or self.cfg.logconfig)):
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         try:

@@ -18,13 +18,15 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, split_bind, \
     user_words
-from entrypoint.config import Process
-from entrypoint.django_settings import application
-from entrypoint.errors import ConfigError
-from entrypoint.worker_warmup import LIFESPAN
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
+from entrypoint.settings.errors import ConfigError
+from entrypoint.warmup.replay import LIFESPAN
 
 _BIND_KEYS = ("bind", "insecure_bind")
 _UNKNOWN = "?"  # the config file sets a bind we cannot read as a literal
@@ -130,12 +132,12 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     are one formatted string, and off by default). A --log-config of the user's is theirs: nothing changes.
     Text: PROD_ENTRY_ACCESS_LOG=1 is `--access-logfile=-` (hypercorn's default is none) unless ARGS name one."""
     texts = launch.argv
-    if logsettings.enabled(env):
+    if options.enabled(env):
         if argv.mentions(texts, "--log-config"):
             return None
         launch = _common.wrapped(launch, _common.ASGI_WRAPPER, None, "JSON logs")
         return launch._replace(words=[*launch.words, Word(f"--log-config=json:{LOG_CONFIG}", "JSON logs")])
-    if logsettings.access_setting(env) and not argv.mentions(texts, "--access-logfile", "--access-log"):
+    if options.access_setting(env) and not argv.mentions(texts, "--access-logfile", "--access-log"):
         return launch._replace(words=[*launch.words, Word("--access-logfile=-", "PROD_ENTRY_ACCESS_LOG=1")])
     return None
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import os
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+from entrypoint.logs import options
 from entrypoint.backends import _common
 from entrypoint.backends import (WEB, Default, Launch, Word, defaults, extra_words, given_in_env, given_in_words, port,
                                  process_var, program, user_words)
-from entrypoint.config import Process
-from entrypoint.django_settings import application
-from entrypoint.errors import ConfigError
-from entrypoint.worker_warmup import LIFESPAN
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
+from entrypoint.settings.errors import ConfigError
+from entrypoint.warmup.replay import LIFESPAN
 
 OPTIONS = {"host": ("--host",), "port": ("--port",), "uds": ("--uds",), "fd": ("--fd",)}
 # uvicorn reads every option from UVICORN_<NAME> too (click's auto_envvar_prefix); the command line wins.
@@ -61,7 +62,7 @@ def serves_alone(texts: Sequence[str], env: Mapping[str, str]) -> bool:
     return workers.strip() == "1" and not reload
 
 
-# --- the warmup in uvicorn's own process, and per worker: the shared ASGI wrapper (entrypoint/asgi_wrapper.py)
+# --- the warmup in uvicorn's own process, and per worker: the shared ASGI wrapper (entrypoint/warmup/asgi.py)
 # in the lifespan startup ---------------------------------------------------------------------------------
 
 WARMUP_IN = "uvicorn's process (lifespan startup of a wrapper app), before it binds; it serves the app loaded"
@@ -77,7 +78,7 @@ def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
 
 
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
-    """The app word swapped for `entrypoint.asgi_wrapper:app` (`:factory` with --factory). Not with
+    """The app word swapped for `entrypoint.warmup.asgi:app` (`:factory` with --factory). Not with
     `--interface wsgi` or `--lifespan off`: there is no startup to replay in; nor where the one process that
     serves ran the warmup itself."""
     if launch.interface != "asgi" or not launch.lifespan or launch.warmup_in:
@@ -96,13 +97,13 @@ LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log_confi
 
 def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `--log-config=.../log_config.json` (uvicorn's loggers and the root logger as JSON on stderr), and
-    the app served through the shared wrapper (asgi_wrapper.py or wsgi_wrapper.py), which makes the root
+    the app served through the shared wrapper (warmup/asgi.py or warmup/wsgi.py), which makes the root
     logger JSON again once Django has applied the project's LOGGING, and for ASGI writes the access records
     (uvicorn's own have no duration, user agent or request id: --no-access-log). A --log-config of the
     user's (ARGS or UVICORN_LOG_CONFIG) is theirs: nothing changes. Text: PROD_ENTRY_ACCESS_LOG=0 adds
     --no-access-log unless the user chose (--access-log / --no-access-log / UVICORN_ACCESS_LOG)."""
     texts = launch.argv
-    if logsettings.enabled(env):
+    if options.enabled(env):
         if argv.mentions(texts, "--log-config") or env.get("UVICORN_LOG_CONFIG"):
             return None
         asgi = launch.interface == "asgi"
@@ -112,7 +113,7 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
             added.append(Word("--no-access-log", "JSON logs (the wrapper app writes access records)"))
         return launch._replace(words=[*launch.words, *added])
     chose = argv.mentions(texts, "--access-log", "--no-access-log") or env.get("UVICORN_ACCESS_LOG")
-    if logsettings.access_setting(env) is False and not chose:
+    if options.access_setting(env) is False and not chose:
         return launch._replace(words=[*launch.words, Word("--no-access-log", "PROD_ENTRY_ACCESS_LOG=0")])
     return None
 

@@ -18,11 +18,13 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv, logsettings
+from entrypoint.settings import argv
+
+from entrypoint.logs import options
 from entrypoint.backends import (WEB, Launch, Setting, Word, extra_words, port, process_var, program, split_bind,
                                  user_words)
-from entrypoint.config import Process
-from entrypoint.django_settings import application
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
 
 GRACEFUL_TERM = "--hook-master-start=unix_signal:15 gracefully_kill_them_all"
 # Every option that gives uWSGI a socket to serve on: with any of them set, ours would be a second socket.
@@ -148,9 +150,9 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     PROD_ENTRY_ACCESS_LOG=0, JSON or not, unless ARGS name it)."""
     added = []
     hook = f"--import={HOOK_MODULE}"
-    if logsettings.enabled(env) and hook not in launch.argv:
+    if options.enabled(env) and hook not in launch.argv:
         added.append(Word(hook, "JSON logs (the app's logging, in each worker)"))
-    if logsettings.access_setting(env) is False and not argv.mentions(launch.argv, "--disable-logging", "-L"):
+    if options.access_setting(env) is False and not argv.mentions(launch.argv, "--disable-logging", "-L"):
         added.append(Word("--disable-logging", "PROD_ENTRY_ACCESS_LOG=0 (no request lines)"))
     return launch._replace(words=[*launch.words, *added]) if added else None
 

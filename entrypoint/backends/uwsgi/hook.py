@@ -17,33 +17,35 @@ import sys
 import uwsgi
 from uwsgidecorators import postfork
 
-from entrypoint import jsonlog, logsettings, worker_warmup
+from entrypoint.logs import jsonlog, options
+
+from entrypoint.warmup import replay
 from entrypoint.backends.uwsgi import APP_VAR
 
 
 def _log(message: str, *args: object) -> None:
-    if logsettings.enabled():
+    if options.enabled():
         jsonlog.say("info", "prod-entry", message % args)
     else:
         print(message % args, file=sys.stderr, flush=True)  # uWSGI logs its workers' stderr
 
 
 def in_worker() -> None:
-    if logsettings.enabled():
+    if options.enabled():
         jsonlog.configure()
-    replay()
+    _replay()
 
 
-def replay() -> None:
-    plan = worker_warmup.load()
+def _replay() -> None:
+    plan = replay.load()
     spec = os.environ.get(APP_VAR)
     if plan is None or not spec:
         return
-    from entrypoint.appclient import wsgi_get
-    from entrypoint.warmup import load_app
+    from entrypoint.warmup.appclient import wsgi_get
+    from entrypoint.warmup.gate import load_app
 
     app = load_app(spec)
-    worker_warmup.replay(plan, lambda path: wsgi_get(app, path, plan.target).status, worker_warmup.Log(_log, _log))
+    replay.replay(plan, lambda path: wsgi_get(app, path, plan.target).status, replay.Log(_log, _log))
 
 
 if uwsgi.worker_id() > 0:  # imported in a worker: --lazy-apps

@@ -15,7 +15,7 @@ import sys
 
 
 def main() -> int:
-    from entrypoint import handover
+    from entrypoint.warmup import handover
 
     handover.here("uWSGI's master")
     import pyuwsgi

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint import argv
+from entrypoint.settings import argv
 from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, split_bind, user_words
-from entrypoint.config import Process
-from entrypoint.django_settings import application
+from entrypoint.settings.config import Process
+from entrypoint.settings.django_settings import application
 
 RUNNER = "entrypoint.backends.waitress.serve"
 WARMUP_IN = "waitress's process (serve.py, before waitress imports the app), before it binds"
@@ -57,7 +57,7 @@ def warm_in_server(env: Mapping[str, str], launch: Launch) -> Launch:
 
 
 def worker_warmup(env: Mapping[str, str], launch: Launch) -> Launch | None:
-    """No words to change: serve.py replays the plan warmup.py exports, in the one serving process. Nothing to
+    """No words to change: serve.py replays the plan warmup/gate.py exports, in the one serving process. Nothing to
     replay where the warmup itself runs in that process (warmup_in)."""
     if launch.interface != "wsgi" or launch.warmup_in:
         return None

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from entrypoint import logsettings
+from entrypoint.logs import options
 
 log = logging.getLogger("waitress")
 
@@ -34,11 +34,11 @@ def serve(app: Any, **kw: Any) -> None:
     from waitress import wasyncore
     from waitress.server import MultiSocketServer, create_server
 
-    from entrypoint import jsonlog
+    from entrypoint.logs import jsonlog
 
-    if logsettings.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
+    if options.enabled():  # the app has loaded (Django applied the project's LOGGING): its console lines JSON
         jsonlog.configure()
-        if logsettings.access_enabled():
+        if options.access_enabled():
             app = Accessed(app)
     else:
         logging.basicConfig()  # as waitress.serve() does
@@ -101,10 +101,10 @@ class Accessed:
     waitress closes the body, as WSGI servers do."""
 
     def __init__(self, app: Any) -> None:
-        from entrypoint import jsonlog
+        from entrypoint.logs import jsonlog
 
         self.app = app
-        self.log = logging.getLogger(logsettings.ACCESS_LOGGER)
+        self.log = logging.getLogger(options.ACCESS_LOGGER)
         if not self.log.handlers:  # on stdout as servers write access lines, not through the root logger's level
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(jsonlog.JsonFormatter())
@@ -138,7 +138,7 @@ class Accessed:
         return _SizedBody(body, done) if hasattr(body, "__len__") else _Body(body, done)
 
     def record(self, environ: dict, status: int | None, started: float) -> None:
-        from entrypoint import jsonlog
+        from entrypoint.logs import jsonlog
 
         jsonlog.log_access(self.log, environ.get("REQUEST_METHOD", "-"), environ.get("REQUEST_URI") or
                            environ.get("PATH_INFO", ""), status, (time.perf_counter() - started) * 1000,
@@ -170,21 +170,21 @@ class _SizedBody(_Body):
 
 
 def replay_warmup(app: Any) -> None:
-    from entrypoint import worker_warmup
+    from entrypoint.warmup import replay
 
-    plan = worker_warmup.load()
+    plan = replay.load()
     if plan is None:
         return
-    from entrypoint.appclient import wsgi_get
+    from entrypoint.warmup.appclient import wsgi_get
 
-    worker_warmup.replay(plan, lambda path: wsgi_get(app, path, plan.target).status,
-                         worker_warmup.Log(log.info, log.warning))
+    replay.replay(plan, lambda path: wsgi_get(app, path, plan.target).status,
+                         replay.Log(log.info, log.warning))
 
 
 def main() -> int:
     from waitress.runner import run
 
-    from entrypoint import handover
+    from entrypoint.warmup import handover
 
     handover.here("waitress's process")
     return run(argv=["waitress-serve", *sys.argv[1:]], _serve=serve) or 0

@@ -1,4 +1,4 @@
-from entrypoint.backends import WEB
+from entrypoint.settings.registry import WEB
 from entrypoint.management.process_command import ProcessCommand
 
 

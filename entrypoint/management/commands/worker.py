@@ -1,4 +1,4 @@
-from entrypoint.backends import WORKER
+from entrypoint.settings.registry import WORKER
 from entrypoint.management.process_command import ProcessCommand
 
 

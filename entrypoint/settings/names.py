@@ -15,6 +15,10 @@ PREFIX = "PROD_ENTRY_PROCESS_"
 # The prod-entry process name (web, worker), exported before exec for the lines the server's process writes.
 LOG_PROCESS_VAR = "PROD_ENTRY_LOG_PROCESS"
 
+# How a yes/no variable is spelled (PROD_ENTRY_WARMUP=0, PROD_ENTRY_ACCESS_LOG=on, ...).
+ON = ("1", "true", "yes", "on")
+OFF = ("0", "false", "no", "off")
+
 
 def process_var(name: str, attribute: str | None = None) -> str:
     """PROD_ENTRY_PROCESS_<NAME>[_<ATTRIBUTE>] for process `name`."""

@@ -14,13 +14,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from entrypoint.errors import last_line
+from entrypoint.settings.errors import last_line
 
 if TYPE_CHECKING:
-    from entrypoint.appclient import Target
+    from entrypoint.warmup.appclient import Target
 
 PLAN_VAR = "PROD_ENTRY_WORKER_WARMUP"
-# Servers without a per-worker hook serve a wrapper (asgi_wrapper.py, wsgi_wrapper.py) in place of the app:
+# Servers without a per-worker hook serve a wrapper (warmup/asgi.py, warmup/wsgi.py) in place of the app:
 # these tell it the app to wrap, when to replay, and the server's logger to report through.
 APP_VAR = "PROD_ENTRY_WRAPPED_APP"
 FACTORY_VAR = "PROD_ENTRY_WRAPPED_FACTORY"  # "1": the app is a factory the server calls (--factory)
@@ -46,7 +46,7 @@ def load() -> WorkerPlan | None:
     """The plan prod-entry exported before exec, or None (warmup off, or a server started by hand)."""
     import json
 
-    from entrypoint.appclient import Target
+    from entrypoint.warmup.appclient import Target
 
     plan = json.loads(os.environ.get(PLAN_VAR) or "null")
     if not plan:
@@ -55,8 +55,8 @@ def load() -> WorkerPlan | None:
     return WorkerPlan(plan["paths"], Target(plan["host"], plan["port"], plan["scheme"], headers))
 
 
-def export_wrapped(app: str, factory: bool, replay: str, logger: str) -> None:
-    os.environ.update({APP_VAR: app, FACTORY_VAR: "1" if factory else "0", REPLAY_VAR: replay, LOGGER_VAR: logger})
+def export_wrapped(app: str, factory: bool, when: str, logger: str) -> None:
+    os.environ.update({APP_VAR: app, FACTORY_VAR: "1" if factory else "0", REPLAY_VAR: when, LOGGER_VAR: logger})
 
 
 class Log(NamedTuple):
@@ -75,11 +75,11 @@ def server_log() -> Log:
     if logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
         return Log(logger.info, logger.warning)
 
-    from entrypoint import jsonlog, logsettings
+    from entrypoint.logs import jsonlog, options
 
     def writer(level: str) -> Callable[..., None]:
         def write(message: str, *args: object) -> None:
-            if logsettings.enabled():  # a server that sets up its logging only after the app's startup (hypercorn)
+            if options.enabled():  # a server that sets up its logging only after the app's startup (hypercorn)
                 jsonlog.say(level, logger.name, message % args)
             else:
                 print(message % args, file=sys.stderr, flush=True)

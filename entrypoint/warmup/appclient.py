@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
-from entrypoint.errors import last_line
+from entrypoint.settings.errors import last_line
 
 USER_AGENT = "prod-entry-warmup"
 _TAG = re.compile(r"<head>.*?<title>|</title>.*?</head>|<[^>]*>", re.S | re.I)

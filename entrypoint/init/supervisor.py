@@ -15,10 +15,12 @@ import signal
 import sys
 import time
 
-from entrypoint import log, state
-from entrypoint.units import seconds
-from entrypoint.errors import ConfigError
-from entrypoint.names import LOG_PROCESS_VAR
+from entrypoint.logs import log
+
+from entrypoint.init import state
+from entrypoint.settings.units import seconds
+from entrypoint.settings.errors import ConfigError
+from entrypoint.settings.names import LOG_PROCESS_VAR
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
 if TYPE_CHECKING:
@@ -166,7 +168,7 @@ def restart_lean(child: int) -> None:
     (A SIGPIPE or SIGXFSZ sent during the restart's milliseconds is lost: Python ignores them at start-up.)
     Returns only if the exec failed (the supervisor then runs here, just bigger)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.supervisor import supervise; supervise({child})"
+    code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.init.supervisor import supervise; supervise({child})"
     if sys.executable:
         try:
             os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", code, *sys.argv])

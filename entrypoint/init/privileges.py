@@ -9,7 +9,7 @@ import pwd
 from collections.abc import Mapping, MutableMapping
 from typing import NamedTuple
 
-from entrypoint.errors import ConfigError
+from entrypoint.settings.errors import ConfigError
 
 
 class User(NamedTuple):

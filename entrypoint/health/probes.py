@@ -62,7 +62,7 @@ def parse(args: Sequence[str]) -> tuple[str | None, dict[str, str]]:
 
 
 def number(text: str, what: str) -> float:
-    from entrypoint.units import seconds
+    from entrypoint.settings.units import seconds
 
     value = seconds(text)
     if value is None:
@@ -74,7 +74,7 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     if "-h" in args or "--help" in args:
         print(USAGE)
         return 0
-    from entrypoint.secrets import redactor
+    from entrypoint.settings.secrets import redactor
 
     # A URL given with --url or in PROD_ENTRY_HEALTHCHECK_URL may carry credentials: mask every line.
     redact = redactor(environ)
@@ -82,8 +82,8 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(redact(probe(args, environ)))
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
-        from entrypoint.errors import EntrypointError, describe
-        from entrypoint.log import write
+        from entrypoint.settings.errors import EntrypointError, describe
+        from entrypoint.logs.log import write
 
         # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
         reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \
@@ -94,7 +94,7 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
 
 def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
     """The healthy line; raises Unhealthy (or an EntrypointError) otherwise."""
-    from entrypoint.state import draining_file
+    from entrypoint.init.state import draining_file
 
     name, options = parse(args)
     draining = draining_file(environ)
@@ -122,8 +122,10 @@ def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
-    from entrypoint import config, health, prodserver, state
-    from entrypoint.backends import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
+    from entrypoint.settings import config, prodserver
+    from entrypoint.health import rules
+    from entrypoint.init import state
+    from entrypoint.settings.registry import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
 
     environment = config.load_environment(environ)
     environment.export()  # Django settings, if read, take the .env file's variables from os.environ
@@ -138,11 +140,11 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
                             f"give the full URL (http://host:port{url})")
         raise Unhealthy(f"no process {selected!r} is defined (defined: {', '.join(sorted(processes))})")
     explicit = "--url" in options or "--file" in options
-    command = None if explicit else health.get(process, env, "HEALTHCHECK_COMMAND")
+    command = None if explicit else rules.get(process, env, "HEALTHCHECK_COMMAND")
     if command is not None:
-        return run_command(command, health.setting_name(process, "HEALTHCHECK_COMMAND"),
+        return run_command(command, rules.setting_name(process, "HEALTHCHECK_COMMAND"),
                            number(options["--timeout"], "--timeout") if "--timeout" in options else
-                           health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT))
+                           rules.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT))
     kind, hint = probe_kind(process, env) if process else (HTTP, "")
     if "--file" in options or (kind != HTTP and "--url" not in options):
         assert process is not None or "--file" in options
@@ -150,21 +152,21 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
         # belongs to the workers that write it (a celery-beat beside a Celery worker must not pass on its file).
         named = process.settings.get("HEARTBEAT_FILE") if process is not None else None
         if kind == HEARTBEAT:
-            named = named or health.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
+            named = named or rules.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
         path = options.get("--file") or named
         if not path:
             assert process is not None
             raise Unhealthy(f"process {selected!r} (backend {process.backend}) has no probe of its own: set "
                             f"{process_var(process, 'HEALTHCHECK_COMMAND')} to a command that exits 0 when it is "
                             f"healthy, or {process_var(process, 'HEARTBEAT_FILE')} to a file it keeps fresh")
-        max_age = options.get("--max-age") or health.get(process, env, "HEARTBEAT_MAX_AGE")
-        max_age_from = "--max-age" if "--max-age" in options else health.setting_name(process, "HEARTBEAT_MAX_AGE")
+        max_age = options.get("--max-age") or rules.get(process, env, "HEARTBEAT_MAX_AGE")
+        max_age_from = "--max-age" if "--max-age" in options else rules.setting_name(process, "HEARTBEAT_MAX_AGE")
         return heartbeat(path, number(max_age, max_age_from) if max_age else DEFAULT_MAX_AGE, hint, max_age_from)
     # The app is not needed to know the bind: a placeholder spares importing Django settings for it.
     launch = plan(process._replace(app=process.app or "-"), env, []) if process else None
-    check = health.health_check(process, env, url)  # --url names the health URL: 200 expected, as for it
+    check = rules.health_check(process, env, url)  # --url names the health URL: 200 expected, as for it
     timeout = number(options["--timeout"], "--timeout") if "--timeout" in options else \
-        health.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT)
+        rules.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT)
     if url is not None and not url.startswith("/"):
         from urllib.parse import urlsplit
 
@@ -181,12 +183,12 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
             raise Unhealthy(f"process {selected!r} is a {launch.kind}: give a full --url, or --file for a heartbeat")
         if launch.bind is None:
             raise Unhealthy(f"the bind address of {selected!r} is not host:port (a unix socket?): give a full --url")
-        host, port, tls = health.connect_host(launch.bind[0]), launch.bind[1], False
+        host, port, tls = rules.connect_host(launch.bind[0]), launch.bind[1], False
     given = options.get("--host", "").strip()
     host_header = given or request_host(process, env)
-    extra = health.headers(process, env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS")
+    extra = rules.headers(process, env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS")
     headers = {"Host": given or (host_header if port in (80, 443) else f"{host_header}:{port}"), **dict(extra)}
-    sent = f"Host {headers['Host']}" + (f", headers {health.shown_headers(extra)}" if extra else "")
+    sent = f"Host {headers['Host']}" + (f", headers {rules.shown_headers(extra)}" if extra else "")
     where = f"{'https' if tls else 'http'}://{host}:{port}{check.path}"
     status, location = get(host, port, tls, check.path, headers, timeout)
     if 300 <= status < 400 and not tls and location.startswith("https://") and not check.passes(status):
@@ -194,10 +196,10 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
         status, location = get(host, port, tls, check.path, {**headers, "X-Forwarded-Proto": "https"}, timeout)
     if not check.passes(status):
         django = django_hosts(env) if status == 400 else None
-        if django is not None and not health.host_allowed(headers["Host"], django[0], django[1]):
-            host_var = "--host" if given else health.setting_name(process, "WARMUP_HOST")  # type: ignore[arg-type]
+        if django is not None and not rules.host_allowed(headers["Host"], django[0], django[1]):
+            host_var = "--host" if given else rules.setting_name(process, "WARMUP_HOST")  # type: ignore[arg-type]
             raise Unhealthy(f"GET {where} answered 400: "
-                            + health.disallowed_host(headers["Host"], django[0], django[2], host_var))
+                            + rules.disallowed_host(headers["Host"], django[0], django[2], host_var))
         raise Unhealthy(f"GET {where} answered {status}, expected {check.expected()} ({check.setting}) ({sent})")
     return f"healthy: GET {where} answered {status} ({sent})"
 
@@ -234,20 +236,20 @@ def run_command(command: str, var: str, timeout: float) -> str:
 def request_host(process: object, env: Mapping[str, str]) -> str:
     """PROD_ENTRY_WARMUP_HOST, else what Django's ALLOWED_HOSTS accepts (importing the settings module
     only, never django.setup()), else localhost."""
-    from entrypoint import health
+    from entrypoint.health import rules
 
-    host = health.get(process, env, "WARMUP_HOST")  # type: ignore[arg-type]
+    host = rules.get(process, env, "WARMUP_HOST")  # type: ignore[arg-type]
     if host and host.strip():
         return host.strip()
     django = django_hosts(env)
-    return health.host_from_allowed_hosts(django[0]) if django is not None else health.SAFE_HOST
+    return rules.host_from_allowed_hosts(django[0]) if django is not None else rules.SAFE_HOST
 
 
 def django_hosts(env: Mapping[str, str]) -> tuple[object, bool, str] | None:
     """(ALLOWED_HOSTS, DEBUG, the settings module's name) from DJANGO_SETTINGS_MODULE, or None without one."""
     if not env.get("DJANGO_SETTINGS_MODULE"):
         return None
-    from entrypoint.django_settings import settings_module
+    from entrypoint.settings.django_settings import settings_module
 
     try:
         module = settings_module(env, "the Host")

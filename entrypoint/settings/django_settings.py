@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from entrypoint.errors import ConfigError, describe, last_line
+from entrypoint.settings.errors import ConfigError, describe, last_line
 
 
 def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:

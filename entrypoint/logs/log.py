@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from entrypoint.names import LOG_PROCESS_VAR
+from entrypoint.settings.names import LOG_PROCESS_VAR
 
 TYPE_CHECKING = False  # not typing's: the PID-1 supervisor imports this module and must stay small
 if TYPE_CHECKING:

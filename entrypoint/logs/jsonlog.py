@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from entrypoint.names import LOG_PROCESS_VAR
-from entrypoint.secrets import redactor
+from entrypoint.settings.names import LOG_PROCESS_VAR
+from entrypoint.settings.secrets import redactor
 
 PROCESS_VAR = LOG_PROCESS_VAR  # the prod-entry process name (web, worker), exported before exec
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "remote", "user_agent", "request_id")
@@ -136,7 +136,7 @@ def configure(level: int | str | None = None) -> list[str]:
     new = [text for text in theirs if text not in _reported]
     if new:
         _reported.update(new)
-        from entrypoint import log
+        from entrypoint.logs import log
 
         log.from_env(os.environ, os.environ.get(PROCESS_VAR), redactor(os.environ)).warning(
             f"the project's LOGGING gives these console handlers a format of their own, left as they are (their "

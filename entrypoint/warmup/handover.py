@@ -16,12 +16,12 @@ import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from entrypoint import health
-from entrypoint.warmup import (Loaded, Plan, app_output, failed, handed_over, load_phase, passed,
+from entrypoint.health import rules
+from entrypoint.warmup.gate import (Loaded, Plan, app_output, failed, handed_over, load_phase, passed,
                                request_phase_async, run_checks, starting_lifespan, timed_out)
 
 if TYPE_CHECKING:
-    from entrypoint.appclient import Lifespan, Target
+    from entrypoint.warmup.appclient import Lifespan, Target
 
 
 def here(where: str) -> None:
@@ -41,14 +41,14 @@ class InServer:
     """A warmup handed over to the server's process, from the moment it is taken until it passed or ended the
     process: the timeout's watchdog runs and the output is held (HeldOutput) all along, and in each phase
     (`phase`) TERM or INT, or anything raised, end the process with the start's one line. `here` runs it in
-    one phase; asgi_wrapper.py in two, `load` when the server imports the wrapper, `check` in the lifespan
+    one phase; warmup/asgi.py in two, `load` when the server imports the wrapper, `check` in the lifespan
     startup, on the server's own event loop (where the app's async clients must first run)."""
 
     def __init__(self, plan: Plan, workers: bool, where: str) -> None:
         import threading
 
-        from entrypoint import log
-        from entrypoint.secrets import redactor
+        from entrypoint.logs import log
+        from entrypoint.settings.secrets import redactor
 
         self.plan, self.workers, self.where = plan, workers, where
         self.logger = log.from_env(os.environ, None, redactor(os.environ))
@@ -72,7 +72,7 @@ class InServer:
 
     def give_up(self, message: str, status: int, details: str = "") -> NoReturn:
         self.output.restore()
-        if details and health.debugging(os.environ):
+        if details and rules.debugging(os.environ):
             self.logger.emit("error", details + self.output.text(), multiline=True)
         self.logger.error(message)
         os._exit(status)
@@ -104,7 +104,7 @@ class InServer:
     async def check(self, lifespan: Lifespan) -> None:
         """The app's lifespan startup (in the server's lifespan scope), then every check, on the running loop:
         returns once passed, the app started and ready to serve in this same process."""
-        from entrypoint.appclient import asgi_get
+        from entrypoint.warmup.appclient import asgi_get
 
         assert self.loaded is not None
         app = self.loaded.app
@@ -131,9 +131,9 @@ class InServer:
         self.output.pass_through()
         self.logger.info(passed(self.plan, self.started, target.host, target.scheme, f" in {self.where}"))
         if self.workers:
-            from entrypoint import worker_warmup
+            from entrypoint.warmup import replay
 
-            worker_warmup.export([check.path for check in self.plan.checks], target)
+            replay.export([check.path for check in self.plan.checks], target)
 
 
 class HeldOutput:

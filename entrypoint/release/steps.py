@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from entrypoint.errors import ConfigError, StepFailed, Stopped, WaitTimeout, describe
+from entrypoint.settings.errors import ConfigError, StepFailed, Stopped, WaitTimeout, describe
 
 SEPARATOR = ";"
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -71,7 +71,7 @@ def lock_for(env: Mapping[str, str]) -> Lock:
     """The lock for this environment, from Django's DATABASES["default"] (settings module imported, never
     django.setup()) or DATABASE_URL."""
     if env.get("DJANGO_SETTINGS_MODULE", "").strip():
-        from entrypoint.django_settings import settings_module
+        from entrypoint.settings.django_settings import settings_module
 
         databases = getattr(settings_module(env, "the release-steps lock"), "DATABASES", None) or {}
         default = databases.get("default") if isinstance(databases, Mapping) else None

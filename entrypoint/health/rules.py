@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
-from entrypoint import units
-from entrypoint.names import process_var
-from entrypoint.errors import ConfigError
+from entrypoint.settings import units
+from entrypoint.settings.names import OFF, ON, process_var
+from entrypoint.settings.errors import ConfigError
 
 if TYPE_CHECKING:
-    from entrypoint.config import Process
+    from entrypoint.settings.config import Process
 
 DEFAULT_URL = "/"
 # With no HEALTHCHECK_URL, any answer short of a server error proves the app loads and serves (401/403 on a
@@ -42,8 +42,6 @@ class Check(NamedTuple):
 
 
 # The words every on/off setting accepts (PROD_ENTRY_WARMUP, PROD_ENTRY_DEBUG, PROD_ENTRY_CHECK_DEPLOY, ...).
-ON = ("1", "true", "yes", "on")
-OFF = ("0", "false", "no", "off")
 
 
 def debugging(env: Mapping[str, str]) -> bool:
@@ -210,7 +208,7 @@ def headers(process: Process | None, env: Mapping[str, str], key: str,
 
 def shown_headers(pairs: tuple[tuple[str, str], ...]) -> str:
     """Headers for a log line: names only, every value masked."""
-    from entrypoint.secrets import MASK
+    from entrypoint.settings.secrets import MASK
 
     return ", ".join(f"{name}: {MASK}" for name, _ in pairs)
 

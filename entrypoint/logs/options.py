@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from entrypoint.health import ON
+from entrypoint.settings.names import ON
 
 FORMAT_VAR = "PROD_ENTRY_LOG_FORMAT"
 ACCESS_VAR = "PROD_ENTRY_ACCESS_LOG"

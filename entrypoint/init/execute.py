@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from entrypoint.errors import ExecError
+from entrypoint.settings.errors import ExecError
 
 
 def restore_signals() -> None:

@@ -1,7 +1,7 @@
 """How the server or worker prod-entry execs logs: JSON lines of jsonlog.py's schema with
 PROD_ENTRY_LOG_FORMAT=json, and PROD_ENTRY_ACCESS_LOG, through each server's own logging configuration.
 
-Each built-in backend module that supports it has two adapters, found with `backends.adapter`:
+Each built-in backend module that supports it has two adapters, found with `registry.adapter`:
 
 - `logs(env, launch) -> Launch | None`: the Launch with the words the server needs (a config module, a log
   config file, a wrapper app, an access-log switch), or None for nothing to change. Called while planning, so
@@ -15,16 +15,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from entrypoint import backends
-from entrypoint.backends import Launch
-from entrypoint.config import Process
-from entrypoint.names import LOG_PROCESS_VAR
+from entrypoint.settings import registry
+from entrypoint.settings.registry import Launch
+from entrypoint.settings.config import Process
+from entrypoint.settings.names import LOG_PROCESS_VAR
 
 
 def with_logs(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:
     if process is None:  # a program named on the command line: exec'd as it is
         return launch
-    adapter = backends.adapter(launch, "logs")
+    adapter = registry.adapter(launch, "logs")
     return (adapter(env, launch) if adapter else None) or launch
 
 
@@ -32,6 +32,6 @@ def prepare(process: Process | None, env: Mapping[str, str], launch: Launch) -> 
     if process is None:
         return
     os.environ[LOG_PROCESS_VAR] = process.name
-    prepare_adapter = backends.adapter(launch, "prepare_logs")
+    prepare_adapter = registry.adapter(launch, "prepare_logs")
     if prepare_adapter:
         prepare_adapter(env, launch)

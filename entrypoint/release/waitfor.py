@@ -7,9 +7,9 @@ import errno
 import time
 from collections.abc import Callable, Mapping
 
-from entrypoint import health
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError, WaitTimeout
+from entrypoint.health import rules
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError, WaitTimeout
 
 DEFAULT_TIMEOUT = 60.0
 PROGRESS_EVERY = 5.0
@@ -59,11 +59,11 @@ def accepts(host: str, port: int, timeout: float = 1.0) -> bool:
 def wait(process: Process | None, env: Mapping[str, str], log: Callable[[str], None],
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
     """Return once every PROD_ENTRY_WAIT_FOR service accepts a connection; raise WaitTimeout otherwise."""
-    text = health.get(process, env, "WAIT_FOR") or ""
-    pending = targets(text, health.setting_name(process, "WAIT_FOR"))
+    text = rules.get(process, env, "WAIT_FOR") or ""
+    pending = targets(text, rules.setting_name(process, "WAIT_FOR"))
     if not pending:
         return
-    timeout = health.seconds(process, env, "WAIT_TIMEOUT", DEFAULT_TIMEOUT)
+    timeout = rules.seconds(process, env, "WAIT_TIMEOUT", DEFAULT_TIMEOUT)
     started = clock()
     next_progress = started
     while True:
@@ -75,8 +75,8 @@ def wait(process: Process | None, env: Mapping[str, str], log: Callable[[str], N
         names = ", ".join(f"{h}:{p}" for h, p in pending)
         if now - started >= timeout:
             raise WaitTimeout(f"wait-for: {names} still not accepting connections after {timeout:g}s: start "
-                              f"it, fix {health.setting_name(process, 'WAIT_FOR')} or raise "
-                              f"{health.setting_name(process, 'WAIT_TIMEOUT')}")
+                              f"it, fix {rules.setting_name(process, 'WAIT_FOR')} or raise "
+                              f"{rules.setting_name(process, 'WAIT_TIMEOUT')}")
         if now >= next_progress:
             log(f"wait-for: waiting for {names} ({now - started:.0f}s of {timeout:g}s)")
             next_progress = now + PROGRESS_EVERY

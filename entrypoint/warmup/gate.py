@@ -1,11 +1,11 @@
 """Warmup before exec: load the app the server will serve and send it the health and warmup requests, in
 memory, in a forked child (so a timeout or a TERM can end it at once, whatever threads the app started); or,
 where the server's own process can run it before it binds, handed over to that process (hand_over here,
-handover.py there: gunicorn's and uWSGI's masters, uvicorn's, waitress's and daphne's one process), so that
+warmup/handover.py there: gunicorn's and uWSGI's masters, uvicorn's, waitress's and daphne's one process), so that
 the app is loaded once.
 
 Also wires in the per-worker replay of the same requests, through each server's own adapter
-(backends/gunicorn/hook.py, the asgi_wrapper.py / wsgi_wrapper.py apps, ...) and the plan in worker_warmup.py.
+(backends/gunicorn/hook.py, the warmup/asgi.py / warmup/wsgi.py apps, ...) and the plan in replay.py.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from entrypoint import backends, health
-from entrypoint.backends import WEB, Launch
-from entrypoint.config import Process
-from entrypoint.errors import ConfigError, Stopped, WarmupError, describe, last_line
+from entrypoint.settings import registry
+
+from entrypoint.health import rules
+from entrypoint.settings.registry import WEB, Launch
+from entrypoint.settings.config import Process
+from entrypoint.settings.errors import ConfigError, Stopped, WarmupError, describe, last_line
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
-    from entrypoint.appclient import Response, Target
+    from entrypoint.warmup.appclient import Response, Target
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -36,7 +38,7 @@ class Plan(NamedTuple):
     interface: str  # wsgi | asgi
     lifespan: bool  # asgi: whether the server runs the lifespan protocol, so the warmup does too
     factory: bool
-    checks: list[health.Check]
+    checks: list[rules.Check]
     host: str | None  # None: derive (PROD_ENTRY_WARMUP_HOST, else ALLOWED_HOSTS, else localhost)
     port: int
     timeout: float
@@ -52,18 +54,18 @@ class RemoteTraceback(Exception):
 def enabled(process: Process | None, env: Mapping[str, str], launch: Launch) -> bool:
     # Only the interfaces it can call (not granian's rsgi).
     return process is not None and launch.kind == WEB and bool(launch.app) and \
-        (launch.interface or "wsgi") in ("wsgi", "asgi") and health.flag(process, env, "WARMUP", True)
+        (launch.interface or "wsgi") in ("wsgi", "asgi") and rules.flag(process, env, "WARMUP", True)
 
 
 def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
     assert launch.app is not None
     port = launch.bind[1] if launch.bind else 80
-    host = health.get(process, env, "WARMUP_HOST")
+    host = rules.get(process, env, "WARMUP_HOST")
     return Plan(launch.app, launch.interface or "wsgi", launch.lifespan, launch.factory or "--factory" in launch.argv,
-                health.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
-                health.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
-                health.setting_name(process, "WARMUP_TIMEOUT"), health.headers(process, env, "WARMUP_HEADERS"),
-                health.setting_name(process, "WARMUP_HOST"))
+                rules.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
+                rules.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
+                rules.setting_name(process, "WARMUP_TIMEOUT"), rules.headers(process, env, "WARMUP_HEADERS"),
+                rules.setting_name(process, "WARMUP_HOST"))
 
 
 # --- in the parent: fork, watch, time out ---------------------------------------------------------------
@@ -87,7 +89,7 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
     """Run the warmup in a child; return the Target it used (for the worker hook). Raises WarmupError."""
     import json  # here and in _child: a start without warmup (any non-web process) needs no json
 
-    from entrypoint.appclient import Target
+    from entrypoint.warmup.appclient import Target
 
     started = time.monotonic()
     read_end, write_end = os.pipe()
@@ -140,7 +142,7 @@ def timed_out(plan: Plan, doing: str) -> str:
 
 
 def passed(plan: Plan, started: float, host: str, scheme: str, where: str = "") -> str:
-    sent = f", headers {health.shown_headers(plan.headers)}" if plan.headers else ""
+    sent = f", headers {rules.shown_headers(plan.headers)}" if plan.headers else ""
     return (f"warmup passed in {time.monotonic() - started:.2f}s{where} ({len(plan.checks)} request(s), Host "
             f"{host}, {scheme}{sent})")
 
@@ -206,8 +208,8 @@ def _child(plan: Plan, fd: int) -> None:
 
 def run_checks(plan: Plan, doing: Callable[[str], None]) -> Target:
     """Load the app and pass every check, in this process, in one go (the child of `warm`, and handover.here). Raises
-    WarmupError. asgi_wrapper.py runs the same two phases apart, on the server's own event loop (InServer)."""
-    from entrypoint.appclient import AsgiClient, wsgi_get
+    WarmupError. warmup/asgi.py runs the same two phases apart, on the server's own event loop (InServer)."""
+    from entrypoint.warmup.appclient import AsgiClient, wsgi_get
 
     loaded = load_phase(plan, doing)
     app = loaded.app
@@ -239,7 +241,7 @@ class Loaded(NamedTuple):
 def load_phase(plan: Plan, doing: Callable[[str], None]) -> Loaded:
     """Everything before the first request, synchronous: django.setup(), ROOT_URLCONF, the system checks, the
     app itself, the Host to send. Raises WarmupError."""
-    from entrypoint.appclient import Target
+    from entrypoint.warmup.appclient import Target
 
     failures = Failures()
     django = _setup_django(doing, failures)
@@ -247,7 +249,7 @@ def load_phase(plan: Plan, doing: Callable[[str], None]) -> Loaded:
     app = load_app(plan.app, plan.factory)
     if django is not None:
         failures.watch_hosts()
-    host = plan.host or (health.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else health.SAFE_HOST)
+    host = plan.host or (rules.host_from_allowed_hosts(django.ALLOWED_HOSTS) if django else rules.SAFE_HOST)
     scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
     if django is not None:
         refuse_every_host(django, plan)
@@ -276,7 +278,7 @@ async def request_phase_async(plan: Plan, loaded: Loaded, get: Callable[[str, Ta
 def starting_lifespan(plan: Plan, doing: Callable[[str], None]) -> Iterator[None]:
     """Around the app's lifespan startup (sync or awaited): says so, and makes its lifespan.startup.failed the
     warmup's one line. The app's whole text (a traceback, for Starlette) stays for --traceback."""
-    from entrypoint.appclient import LifespanFailed
+    from entrypoint.warmup.appclient import LifespanFailed
 
     doing(f"starting {plan.app} (ASGI lifespan)")
     try:
@@ -290,12 +292,12 @@ def refuse_every_host(settings: Any, plan: Plan) -> None:
     """WarmupError when Django would answer every request 400 (DisallowedHost: DEBUG off, ALLOWED_HOSTS empty),
     said before any request is sent. `settings`: django.conf.settings, or the settings module itself."""
     if not getattr(settings, "DEBUG", False) and not getattr(settings, "ALLOWED_HOSTS", []):
-        host = plan.host or health.SAFE_HOST
-        raise WarmupError("warmup: " + health.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
+        host = plan.host or rules.SAFE_HOST
+        raise WarmupError("warmup: " + rules.disallowed_host(host, [], os.environ["DJANGO_SETTINGS_MODULE"],
                                                               plan.host_var))
 
 
-def check_one(get: Callable[[str, Target], Response], check: health.Check, target: Target,
+def check_one(get: Callable[[str, Target], Response], check: rules.Check, target: Target,
               doing: Callable[[str], None], failures: list[BaseException],
               host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
     """One request; a redirect to https of the same request is retried as https (SECURE_SSL_REDIRECT and
@@ -314,7 +316,7 @@ def check_one(get: Callable[[str, Target], Response], check: health.Check, targe
     return target
 
 
-async def check_one_async(get: Callable[[str, Target], Awaitable[Response]], check: health.Check, target: Target,
+async def check_one_async(get: Callable[[str, Target], Awaitable[Response]], check: rules.Check, target: Target,
                           doing: Callable[[str], None], failures: list[BaseException],
                           host_var: str = "PROD_ENTRY_WARMUP_HOST") -> Target:
     """check_one with a coroutine function for `get`."""
@@ -332,7 +334,7 @@ async def check_one_async(get: Callable[[str, Target], Awaitable[Response]], che
     return target
 
 
-def _begin(check: health.Check, target: Target, doing: Callable[[str], None], failures: list[BaseException]) -> str:
+def _begin(check: rules.Check, target: Target, doing: Callable[[str], None], failures: list[BaseException]) -> str:
     what = f"GET {check.path} (Host {target.host})"
     doing(what)
     del failures[:]
@@ -344,7 +346,7 @@ def _to_https(response: Response, target: Target) -> bool:
     return 300 <= response.status < 400 and target.scheme == "http" and location.startswith("https://")
 
 
-def _judge(check: health.Check, response: Response, target: Target, what: str, failures: list[BaseException],
+def _judge(check: rules.Check, response: Response, target: Target, what: str, failures: list[BaseException],
            host_var: str) -> None:
     """WarmupError unless the check passes, naming why: DisallowedHost, the view's exception, the page."""
     if check.passes(response.status):
@@ -352,7 +354,7 @@ def _judge(check: health.Check, response: Response, target: Target, what: str, f
     if failures and type(failures[-1]).__name__ == "DisallowedHost":  # Django logged it: see Failures
         from django.conf import settings
 
-        raise WarmupError(f"warmup: {what} answered {response.status}: " + health.disallowed_host(
+        raise WarmupError(f"warmup: {what} answered {response.status}: " + rules.disallowed_host(
             target.host, settings.ALLOWED_HOSTS, os.environ["DJANGO_SETTINGS_MODULE"], host_var))
     # Django turns a view's exception into a 500 page; got_request_exception told us what it was.
     reason = describe(failures[-1]) if failures else response.summary()
@@ -508,8 +510,8 @@ def in_server(process: Process | None, env: Mapping[str, str], launch: Launch) -
     (warmup_in None) a child of prod-entry runs the warmup before exec, and the server loads the app again."""
     if not launch.warmup_in:
         return launch
-    wanted = enabled(process, env, launch) and health.flag(process, env, "WARMUP_IN_SERVER", True)
-    wire = backends.adapter(launch, "warm_in_server") if wanted else None
+    wanted = enabled(process, env, launch) and rules.flag(process, env, "WARMUP_IN_SERVER", True)
+    wire = registry.adapter(launch, "warm_in_server") if wanted else None
     return wire(env, launch) if wire else launch._replace(warmup_in=None)
 
 
@@ -517,14 +519,14 @@ def where(process: Process | None, env: Mapping[str, str], launch: Launch) -> st
     """Where the warmup of a start runs, in words, for `prod-entry show`; None for a process that is not web."""
     if process is None or launch.kind != WEB:
         return None
-    if not health.flag(process, env, "WARMUP", True):
-        return f"off ({health.setting_name(process, 'WARMUP')})"
+    if not rules.flag(process, env, "WARMUP", True):
+        return f"off ({rules.setting_name(process, 'WARMUP')})"
     if not enabled(process, env, launch):
         return f"none (the {launch.interface} interface cannot be called in memory)"
     if launch.warmup_in:
         return f"in {launch.warmup_in}"
-    off = health.get(process, env, "WARMUP_IN_SERVER") or ""
-    why = f"{health.setting_name(process, 'WARMUP_IN_SERVER')}={off}; " if off.strip().lower() in health.OFF else ""
+    off = rules.get(process, env, "WARMUP_IN_SERVER") or ""
+    why = f"{rules.setting_name(process, 'WARMUP_IN_SERVER')}={off}; " if off.strip().lower() in rules.OFF else ""
     return f"in a child of prod-entry, before exec ({why}the server then loads the app again)"
 
 
@@ -543,7 +545,7 @@ def handed_over() -> tuple[Plan, bool] | None:
         return None
     fields = json.loads(text)
     workers = fields.pop("workers")
-    fields["checks"] = [health.Check(path, tuple((low, high) for low, high in statuses), setting)
+    fields["checks"] = [rules.Check(path, tuple((low, high) for low, high in statuses), setting)
                         for path, statuses, setting in fields["checks"]]
     fields["headers"] = tuple((name, value) for name, value in fields["headers"])
     return Plan(**fields), workers
@@ -555,19 +557,19 @@ def with_worker_warmup(process: Process | None, env: Mapping[str, str], launch: 
     """The Launch with the server's per-worker warmup wired in, when warmup and WARMUP_WORKERS are on and the
     server has an adapter: a `worker_warmup(env, launch) -> Launch | None` in its backend module, which says
     where each worker replays the warmup (gunicorn's post_worker_init, an ASGI lifespan startup, ...)."""
-    if not (enabled(process, env, launch) and health.flag(process, env, "WARMUP_WORKERS", True)):
+    if not (enabled(process, env, launch) and rules.flag(process, env, "WARMUP_WORKERS", True)):
         return launch
-    adapter = backends.adapter(launch, "worker_warmup")
+    adapter = registry.adapter(launch, "worker_warmup")
     return (adapter(env, launch) if adapter else None) or launch
 
 
 def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launch: Launch) -> None:
     """Tell the server's adapter, through the environment exec passes on, what to replay; then let the
     adapter add what it needs itself (its `prepare_worker_warmup(env, launch)`)."""
-    from entrypoint import worker_warmup
+    from entrypoint.warmup import replay
 
-    worker_warmup.export([c.path for c in plan.checks], target)
-    prepare = backends.adapter(launch, "prepare_worker_warmup")
+    replay.export([c.path for c in plan.checks], target)
+    prepare = registry.adapter(launch, "prepare_worker_warmup")
     if prepare:
         prepare(env, launch)
 
@@ -578,9 +580,9 @@ def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: 
           port_check: bool = True) -> None:
     """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
     WaitTimeout or Stopped."""
-    from entrypoint import waitfor
+    from entrypoint.release import waitfor
 
-    if port_check and process is not None and launch.kind == WEB and health.flag(process, env, "PORT_CHECK", True):
+    if port_check and process is not None and launch.kind == WEB and rules.flag(process, env, "PORT_CHECK", True):
         # The bind may come from ARGS, the server's config file or its environment: show names which.
         waitfor.check_port_free(launch.bind, f"PORT, or the bind that `prod-entry show {process.name}` traces to "
                                 "its origin")
@@ -594,14 +596,14 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
     plan (web). A start hands the warmup over to a server that runs it itself (Launch.warmup_in); `check`
     (starting False) runs it here, in a child, as for any other server. Raises ConfigError, WarmupError or
     Stopped."""
-    heartbeat = health.get(process, env, "HEARTBEAT_FILE") if process is not None else None
+    heartbeat = rules.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
     if process is None or not enabled(process, env, launch):
         return
     warmup_plan = plan(process, env, launch)
     if os.environ.get("DJANGO_SETTINGS_MODULE"):  # the settings alone show it: refused before exec, at no cost
-        from entrypoint import django_settings
+        from entrypoint.settings import django_settings
 
         with contextlib.suppress(ConfigError):  # a settings module that raises: the warmup reports it
             refuse_every_host(django_settings.settings_module(os.environ, "the warmup"), warmup_plan)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from entrypoint import argv, config
-from entrypoint.config import Environment, Process
-from entrypoint.django_settings import settings_module
-from entrypoint.errors import ConfigError
+from entrypoint.settings import argv, config
+from entrypoint.settings.config import Environment, Process
+from entrypoint.settings.django_settings import settings_module
+from entrypoint.settings.errors import ConfigError
 
 SETTING = "PRODUCTION_PROCESSES"
 

@@ -1,0 +1,1 @@
+"""What "healthy" means, the probe command, and every worker's heartbeat."""

@@ -1,0 +1,40 @@
+"""RQ: a worker class whose heartbeat also touches prod-entry's heartbeat file. The rq backend passes
+`--worker-class=entrypoint.health.heartbeats.rq.Worker` unless you name a worker class yourself; yours can inherit
+`HeartbeatMixin` (before the rq class: `class MyWorker(HeartbeatMixin, rq.SimpleWorker)`).
+
+RQ calls `heartbeat()` each time the worker waits for a job (its own registry's heartbeat) and, while a job
+runs, from the loop that watches the work horse (every job_monitoring_interval, default 30 s). An idle
+worker waits for a job at most PROD_ENTRY_HEARTBEAT_INTERVAL seconds (default 10) at a time instead of
+rq's worker_ttl - 15 (405 s), so the file stays fresh while it waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rq
+
+from entrypoint.health.heartbeats import Pulse, interval
+
+
+class HeartbeatMixin:
+    _pulse: Pulse | None = None
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        super().heartbeat(*args, **kwargs)  # type: ignore[misc]
+        if self._pulse is None:
+            self._pulse = Pulse()
+        self._pulse()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(super().dequeue_timeout, int(interval())))  # type: ignore[misc]
+
+    def teardown(self) -> None:
+        if self._pulse is not None and not getattr(self, "is_horse", False):
+            self._pulse.stop()
+        super().teardown()  # type: ignore[misc]
+
+
+class Worker(HeartbeatMixin, rq.Worker):
+    pass

@@ -1,0 +1,1 @@
+"""Release steps, wait-for, and the deploy check."""

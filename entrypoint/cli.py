@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import click
 
 from entrypoint import __version__, run
-
-from entrypoint.warmup import gate
 from entrypoint.settings.errors import ExecError
+from entrypoint.warmup import gate
 
 ENV_HELP = """
 \b

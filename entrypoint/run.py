@@ -6,23 +6,18 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, NoReturn
 
-from entrypoint.settings import config, prodserver
-
-from entrypoint.release import deploy_check, steps
-
-from entrypoint.health import rules
-
-from entrypoint.logs import log, servers
-
-from entrypoint.init import privileges
-
-from entrypoint.warmup import gate
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
+from entrypoint.health import rules
+from entrypoint.init import privileges
+from entrypoint.init.execute import exec_argv, locate
+from entrypoint.init.supervisor import INIT_SETTINGS
+from entrypoint.logs import log, servers
+from entrypoint.release import deploy_check, steps
+from entrypoint.settings import config, prodserver
 from entrypoint.settings.config import Environment, Process
 from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError, describe
-from entrypoint.init.execute import exec_argv, locate
 from entrypoint.settings.secrets import redactor
-from entrypoint.init.supervisor import INIT_SETTINGS
+from entrypoint.warmup import gate
 
 
 class Resolved(NamedTuple):

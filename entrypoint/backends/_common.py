@@ -6,12 +6,11 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from entrypoint.backends import WORKER, Launch, Word, extra_words, process_var, user_words
 from entrypoint.logs import options
-
-from entrypoint.warmup import replay
-from entrypoint.backends import Launch, Word, WORKER, extra_words, process_var, user_words
 from entrypoint.settings.config import Process
 from entrypoint.settings.errors import ConfigError
+from entrypoint.warmup import replay
 
 
 def no_app(process: Process, hint: str) -> None:

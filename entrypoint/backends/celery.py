@@ -7,11 +7,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint.settings import argv
-
+from entrypoint.backends import HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program, user_words
 from entrypoint.logs import options
-from entrypoint.backends import (HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program,
-                                 user_words)
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import project_package
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint.settings import argv
-
-from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Word, _common, extra_words, port, process_var, program, user_words
+from entrypoint.logs import options
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
 from entrypoint.warmup.replay import IMPORT

@@ -14,9 +14,9 @@ import runpy
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.logs import options
 from entrypoint.backends import Launch, Word
 from entrypoint.backends._common import django_command, no_app
+from entrypoint.logs import options
 from entrypoint.settings.config import Process
 
 

@@ -10,10 +10,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint.settings import argv
-
-from entrypoint.logs import options
 from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
+from entrypoint.logs import options
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import project_package
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from entrypoint.settings import argv
 from entrypoint.backends import HEARTBEAT, WORKER, Launch, Word, extra_words, program, user_words
 from entrypoint.backends._common import no_app
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 
 WORKER_CLASS = "entrypoint.health.heartbeats.rq.Worker"

@@ -82,8 +82,8 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(redact(probe(args, environ)))
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
-        from entrypoint.settings.errors import EntrypointError, describe
         from entrypoint.logs.log import write
+        from entrypoint.settings.errors import EntrypointError, describe
 
         # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
         reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \
@@ -122,9 +122,9 @@ def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--
 
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
-    from entrypoint.settings import config, prodserver
     from entrypoint.health import rules
     from entrypoint.init import state
+    from entrypoint.settings import config, prodserver
     from entrypoint.settings.registry import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
 
     environment = config.load_environment(environ)

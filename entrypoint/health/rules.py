@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from entrypoint.settings import units
-from entrypoint.settings.names import OFF, ON, process_var
 from entrypoint.settings.errors import ConfigError
+from entrypoint.settings.names import OFF, ON, process_var
 
 if TYPE_CHECKING:
     from entrypoint.settings.config import Process

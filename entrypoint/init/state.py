@@ -5,6 +5,7 @@ the healthcheck and the PID-1 path read it."""
 from __future__ import annotations
 
 import os
+
 # Not `from typing import TYPE_CHECKING`: importing typing costs a probe more than all the rest. Type
 # checkers treat a TYPE_CHECKING constant as true wherever it is defined.
 TYPE_CHECKING = False

@@ -15,12 +15,11 @@ import signal
 import sys
 import time
 
-from entrypoint.logs import log
-
 from entrypoint.init import state
-from entrypoint.settings.units import seconds
+from entrypoint.logs import log
 from entrypoint.settings.errors import ConfigError
 from entrypoint.settings.names import LOG_PROCESS_VAR
+from entrypoint.settings.units import seconds
 
 TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must stay small
 if TYPE_CHECKING:

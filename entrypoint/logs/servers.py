@@ -16,9 +16,9 @@ import os
 from collections.abc import Mapping
 
 from entrypoint.settings import registry
-from entrypoint.settings.registry import Launch
 from entrypoint.settings.config import Process
 from entrypoint.settings.names import LOG_PROCESS_VAR
+from entrypoint.settings.registry import Launch
 
 
 def with_logs(process: Process | None, env: Mapping[str, str], launch: Launch) -> Launch:

@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from entrypoint import run
-from entrypoint.settings.registry import WEB, WORKER
 from entrypoint.settings.errors import ConfigError, EntrypointError
+from entrypoint.settings.registry import WEB, WORKER
 
 COMMAND_FOR_KIND = {WEB: "server", WORKER: "worker"}
 

@@ -8,10 +8,10 @@ import os
 import sys
 from collections.abc import Mapping
 
-from entrypoint.settings.registry import WEB
+from entrypoint.logs.log import Logger
 from entrypoint.settings.errors import ConfigError, WarmupError, describe, last_line
 from entrypoint.settings.names import OFF, ON
-from entrypoint.logs.log import Logger
+from entrypoint.settings.registry import WEB
 
 VARIABLE = "PROD_ENTRY_CHECK_DEPLOY"
 _OFF = ("", *OFF)

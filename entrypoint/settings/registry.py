@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from types import ModuleType
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 from entrypoint.settings import argv, names

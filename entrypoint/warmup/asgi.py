@@ -32,11 +32,10 @@ import time
 from typing import Any
 
 from entrypoint.logs import jsonlog, options
-
 from entrypoint.warmup import replay
 from entrypoint.warmup.appclient import Lifespan, LifespanFailed, asgi_get
-from entrypoint.warmup.handover import InServer, here
 from entrypoint.warmup.gate import load_app
+from entrypoint.warmup.handover import InServer, here
 
 
 class Warmed:

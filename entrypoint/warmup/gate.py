@@ -20,12 +20,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
-from entrypoint.settings import registry
-
 from entrypoint.health import rules
-from entrypoint.settings.registry import WEB, Launch
+from entrypoint.settings import registry
 from entrypoint.settings.config import Process
 from entrypoint.settings.errors import ConfigError, Stopped, WarmupError, describe, last_line
+from entrypoint.settings.registry import WEB, Launch
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio
     from entrypoint.warmup.appclient import Response, Target

@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 from entrypoint.logs import jsonlog, options
-
 from entrypoint.warmup import replay
 from entrypoint.warmup.appclient import wsgi_get
 from entrypoint.warmup.gate import load_app

@@ -7,11 +7,22 @@ import json
 import signal
 
 import pytest
+from support import (
+    EXAMPLE,
+    PROD_ENTRY,
+    Reader,
+    base_env,
+    cmdline,
+    describe,
+    example_env,
+    http_get,
+    proc_status,
+    run,
+    spawn,
+    wait_until,
+)
 
 from entrypoint.manager import ManagedProcess
-
-from support import (EXAMPLE, PROD_ENTRY, Reader, base_env, cmdline, describe, example_env, http_get,
-                     proc_status, run, spawn, wait_until)
 
 
 def test_sh_prints_prod_entrys_own_pid():

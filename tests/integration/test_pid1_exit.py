@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from pid1_support import run_pid1, spawn_pid1
 from support import base_env, describe, run, spawn, wait_until
 

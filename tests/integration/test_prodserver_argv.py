@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from support import EXAMPLE, base_env
 
 P = "django_prodserver.backends."

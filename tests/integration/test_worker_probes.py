@@ -12,7 +12,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from support import EXAMPLE, base_env, describe, example_env, run, spawn, wait_until
 
 MAX_AGE = "3"

@@ -3,13 +3,12 @@
 import sys
 
 import pytest
+from support import EXAMPLE
 
 from entrypoint import backends
-
 from entrypoint.settings import config
 from entrypoint.settings.config import Environment
 from entrypoint.settings.errors import ConfigError
-from support import EXAMPLE
 
 DJANGO = {"DJANGO_SETTINGS_MODULE": "example.settings"}
 

@@ -9,14 +9,14 @@ import logging
 import sys
 
 import pytest
+from support import EXAMPLE
 
-from entrypoint.settings import config
-
-from entrypoint.logs import jsonlog, servers as server_logs
 from entrypoint.backends import plan
 from entrypoint.backends.gunicorn import HOOK_WORD
+from entrypoint.logs import jsonlog
+from entrypoint.logs import servers as server_logs
+from entrypoint.settings import config
 from entrypoint.settings.config import Environment
-from support import EXAMPLE
 
 DJANGO = {"DJANGO_SETTINGS_MODULE": "example.settings"}
 

@@ -7,8 +7,8 @@ import traceback
 
 import pytest
 
-from entrypoint.warmup.appclient import Response
 from entrypoint.settings.errors import last_line
+from entrypoint.warmup.appclient import Response
 
 
 def formatted(exc: BaseException) -> str:

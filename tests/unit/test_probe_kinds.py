@@ -4,16 +4,14 @@ import os
 import time
 
 import pytest
+from support import EXAMPLE
 
 from entrypoint import backends
-
-from entrypoint.settings import config
-
-from entrypoint.health import probes
 from entrypoint.backends import HEARTBEAT, HTTP, NAMED
-from entrypoint.settings.config import Environment
+from entrypoint.health import probes
 from entrypoint.health.heartbeats import Pulse
-from support import EXAMPLE
+from entrypoint.settings import config
+from entrypoint.settings.config import Environment
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import signal
 
 import pytest
 
-from entrypoint.settings.errors import ConfigError
 from entrypoint.init.supervisor import Settings, parse_exit_remap, parse_rewrite
+from entrypoint.settings.errors import ConfigError
 
 
 def test_defaults() -> None:

@@ -4,10 +4,9 @@ file and GUNICORN_CMD_ARGS, uvicorn's UVICORN_* variables, and the bind in effec
 import pytest
 
 from entrypoint import backends
-
-from entrypoint.settings import config
 from entrypoint.backends import Default, Setting, Word, defaults, given_in_env, given_in_words
 from entrypoint.backends.gunicorn import tcp_bind
+from entrypoint.settings import config
 from entrypoint.settings.config import Environment
 from entrypoint.settings.errors import ConfigError
 

@@ -7,12 +7,12 @@ import io
 
 import pytest
 
-from entrypoint.health import rules as health, probes
-
+from entrypoint.health import probes
+from entrypoint.health import rules as health
 from entrypoint.release import waitfor
-from entrypoint.warmup.appclient import AsgiClient, Target, wsgi_environ, wsgi_get
 from entrypoint.settings.config import Process
 from entrypoint.settings.errors import ConfigError, WaitTimeout
+from entrypoint.warmup.appclient import AsgiClient, Target, wsgi_environ, wsgi_get
 
 
 def web(**settings: str) -> Process:
@@ -285,9 +285,9 @@ def test_the_sync_and_async_checks_apply_the_same_rules(answers: list[int], outc
     import asyncio
     from typing import Any
 
+    from entrypoint.settings.errors import WarmupError
     from entrypoint.warmup import gate as warmup
     from entrypoint.warmup.appclient import Response
-    from entrypoint.settings.errors import WarmupError
 
     check = health.Check("/healthz", ((200, 200),), "PROD_ENTRY_HEALTHCHECK_STATUS")
     start = Target("localhost", 80)

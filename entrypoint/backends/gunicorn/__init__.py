@@ -11,11 +11,23 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.settings import argv
-
+from entrypoint.backends import (
+    WEB,
+    Default,
+    Given,
+    Launch,
+    Setting,
+    Word,
+    defaults,
+    extra_words,
+    given_in_words,
+    port,
+    process_var,
+    program,
+    user_words,
+)
 from entrypoint.logs import options
-from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_words,
-                                 port, process_var, program, user_words)
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
 from entrypoint.settings.errors import ConfigError, describe

@@ -17,8 +17,8 @@ import os
 import runpy
 from typing import Any
 
-from entrypoint.logs import jsonlog, options
 from entrypoint.backends.gunicorn import LOGGER_CLASS, USER_CONFIG_VAR
+from entrypoint.logs import jsonlog, options
 
 _location = os.environ.get(USER_CONFIG_VAR)
 _theirs: dict[str, Any] = {}
@@ -88,8 +88,8 @@ def can_use_the_worker(worker: Any) -> bool:
     own parser (and its lazy `import gunicorn_h1c` attempt), environ and response code, the kernel's TCP
     send path, and for gthread a pool thread, not just the app. Other worker classes get the app alone, in
     memory."""
-    from gunicorn.workers.sync import SyncWorker
     from gunicorn.workers.gthread import ThreadWorker
+    from gunicorn.workers.sync import SyncWorker
 
     if worker.cfg.is_ssl or not getattr(worker, "sockets", None):
         return False
@@ -153,7 +153,7 @@ def through_the_worker(worker: Any, path: str, target: Any) -> int:
 def serve(worker: Any, client: Any, addr: tuple[str, int]) -> None:
     """Hand one accepted connection to the worker as its accept loop would; returns once it is answered and
     closed."""
-    from gunicorn.workers.gthread import ThreadWorker, TConn
+    from gunicorn.workers.gthread import TConn, ThreadWorker
 
     listener = worker.sockets[0]
     if not isinstance(worker, ThreadWorker):

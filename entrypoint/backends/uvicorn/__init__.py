@@ -6,14 +6,26 @@ with several replays it in each worker's."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
-import os
-from entrypoint.settings import argv
+from entrypoint.backends import (
+    WEB,
+    Default,
+    Launch,
+    Word,
+    _common,
+    defaults,
+    extra_words,
+    given_in_env,
+    given_in_words,
+    port,
+    process_var,
+    program,
+    user_words,
+)
 from entrypoint.logs import options
-from entrypoint.backends import _common
-from entrypoint.backends import (WEB, Default, Launch, Word, defaults, extra_words, given_in_env, given_in_words, port,
-                                 process_var, program, user_words)
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
 from entrypoint.settings.errors import ConfigError

@@ -17,10 +17,9 @@ import sys
 import uwsgi
 from uwsgidecorators import postfork
 
-from entrypoint.logs import jsonlog, options
-
-from entrypoint.warmup import replay
 from entrypoint.backends.uwsgi import APP_VAR
+from entrypoint.logs import jsonlog, options
+from entrypoint.warmup import replay
 
 
 def _log(message: str, *args: object) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.settings import argv
 from entrypoint.backends import WEB, Launch, Word, extra_words, port, process_var, split_bind, user_words
+from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
 

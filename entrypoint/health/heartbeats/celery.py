@@ -18,8 +18,8 @@ import contextlib
 import os
 from typing import Any
 
-from entrypoint.logs import log
 from entrypoint.init.state import heartbeat_file
+from entrypoint.logs import log
 
 DEFAULT_INTERVAL = 10.0
 

@@ -14,8 +14,8 @@ from typing import Any
 import dramatiq
 import dramatiq.broker
 
-from entrypoint.logs import log
 from entrypoint.health.heartbeats import Pulse
+from entrypoint.logs import log
 
 
 class Heartbeat(dramatiq.Middleware):

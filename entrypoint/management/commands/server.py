@@ -1,5 +1,5 @@
-from entrypoint.settings.registry import WEB
 from entrypoint.management.process_command import ProcessCommand
+from entrypoint.settings.registry import WEB
 
 
 class Command(ProcessCommand):

@@ -1,5 +1,5 @@
-from entrypoint.settings.registry import WORKER
 from entrypoint.management.process_command import ProcessCommand
+from entrypoint.settings.registry import WORKER
 
 
 class Command(ProcessCommand):

@@ -21,25 +21,7 @@ from entrypoint.settings.registry import (  # noqa: F401 (re-exported: the names
     BUILTIN, HEARTBEAT, HTTP, NAMED, TASK, WEB, WORKER, Build, Launch, Setting, Word, adapter, builtin_module,
     load, normalize, plan, probe_kind, process_var,
 )
-    BUILTIN,
-    HEARTBEAT,
-    HTTP,
-    NAMED,
-    TASK,
-    WEB,
-    WORKER,
-    Build,
-    Launch,
-    Setting,
-    Word,
-    adapter,
-    builtin_module,
-    load,
-    normalize,
-    plan,
-    probe_kind,
-    process_var,
-)
+
 
 __all__ = ["BUILTIN", "HEARTBEAT", "HTTP", "NAMED", "TASK", "WEB", "WORKER", "Build", "Launch", "Setting", "Word",
            "adapter", "builtin_module", "load", "normalize", "plan", "probe_kind", "process_var", "program",

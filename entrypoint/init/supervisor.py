@@ -166,7 +166,8 @@ def restart_lean(child: int) -> None:
     Python costs. The blocked mask, pending signals, our children and the subreaper flag all survive exec.
     (A SIGPIPE or SIGXFSZ sent during the restart's milliseconds is lost: Python ignores them at start-up.)
     Returns only if the exec failed (the supervisor then runs here, just bigger)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The directory that holds the entrypoint package: entrypoint/init/supervisor.py is three levels below it.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.init.supervisor import supervise; supervise({child})"
     if sys.executable:
         try:

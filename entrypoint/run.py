@@ -13,7 +13,7 @@ from entrypoint.init.execute import exec_argv, locate
 from entrypoint.init.supervisor import INIT_SETTINGS
 from entrypoint.logs import log, servers
 from entrypoint.release import deploy_check, steps
-from entrypoint.settings import config, prodserver
+from entrypoint.settings import config, prodserver, registry
 from entrypoint.settings.config import Environment, Process
 from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError, describe
 from entrypoint.settings.secrets import redactor
@@ -35,6 +35,8 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
+    # Before anything of the user's is imported (PRODUCTION_PROCESSES and the backends read the settings module).
+    privileges.drop(environment.values)
     return environment, prodserver.processes(environment)
 
 
@@ -74,7 +76,9 @@ def release_steps(process: Process, processes: Mapping[str, Process], env: Mappi
             if launch.kind != TASK:
                 raise ConfigError(f"{var}: step {number} ({text}) is a {launch.kind} process, which never "
                                   "completes: a step must be a task such as 'manage migrate --noinput'")
-            found.append(steps.Step(text, launch.argv))
+            command = next((w for w in words[1:] if not w.startswith("-")), None)
+            manage = registry.normalize(processes[name].backend) == "manage"
+            found.append(steps.Step(text, launch.argv, command if manage else None))
         elif locate(words[0]) is not None:
             found.append(steps.Step(text, list(words)))
         else:
@@ -103,26 +107,31 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
                        "the file is read): set it in the container's environment instead")
     resolved.environment.export()
     not_found = None
+    privileges.check_program(env, resolved.launch.argv[0])
     if resolved.process is None:
-        # Before the privilege drop: the user may not be able to read prod-entry's own modules.
         not_found = not_found_message(resolved.name, resolved.processes)
         if locate(resolved.name) is None:
             raise ExecError(not_found, 127)
-    privileges.drop(env, program=resolved.launch.argv[0])
     deploy_check.check_deploy(env, resolved.launch.kind, logger)
     gate.gates(resolved.process, env, resolved.launch, logger.info, port_check)
+    commands = tuple(step.django_command for step in resolved.steps if step.django_command)
     if resolved.steps:
         assert resolved.process is not None
         # Settings are read and checked by check too; only the steps themselves are the start's alone.
         timeout = rules.seconds(resolved.process, env, "BEFORE_LOCK_TIMEOUT", steps.DEFAULT_LOCK_TIMEOUT)
         lock = steps.lock_for(env)
         if starting:
+            # What needs no migrated database first: a release that can never serve must not migrate.
+            gate.preflight(resolved.process, env, resolved.launch, logger.info, commands)
             if lock.kind == "none":
                 logger.warning(f"release steps: no lock: {lock.describe()}")
             with steps.held(lock, timeout, rules.setting_name(resolved.process, "BEFORE_LOCK_TIMEOUT"),
-                              logger.info):
-                steps.run(resolved.steps, logger.info)
-    gate.before_exec(resolved.process, env, resolved.launch, logger.info, starting)
+                            logger.info) as waiting:
+                steps.run(resolved.steps, logger.info, waiting)
+    # check runs no steps: it validates their commands, and leaves unapplied migrations to the migrate step.
+    migrates = not starting and "migrate" in commands
+    gate.before_exec(resolved.process, env, resolved.launch, logger.info, starting,
+                     () if starting else commands, migrations=not migrates)
     servers.prepare(resolved.process, env, resolved.launch)
     return not_found
 

@@ -53,6 +53,10 @@ def redis_url() -> Iterator[str]:
         proc.wait(10)
 
 
+# A role of the test PostgreSQL that must give its password (postgres_url's own user is trusted).
+GUARDED_ROLE, GUARDED_PASSWORD = "guarded", "guarded-pw-8213"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL (Debian's package) in a temporary data directory on a free loopback port, run as
@@ -73,6 +77,9 @@ def postgres_url() -> Iterator[str]:
     as_postgres = {"user": owner.pw_uid, "group": owner.pw_gid, "cwd": data}
     subprocess.run([f"{bin_dir}/initdb", "-D", str(data / "db"), "-A", "trust", "-U", "postgres"], check=True,
                    stdout=subprocess.DEVNULL, **as_postgres)  # type: ignore[arg-type]
+    # One role whose password is checked (every other connection is trusted): the tests' wrong-password cases.
+    hba = data / "db" / "pg_hba.conf"
+    hba.write_text(f"host all {GUARDED_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
     port = free_port()
     proc = subprocess.Popen([f"{bin_dir}/postgres", "-D", str(data / "db"), "-p", str(port), "-h", "127.0.0.1",
                              "-k", str(data), "-c", "fsync=off"], stdout=subprocess.DEVNULL,
@@ -86,6 +93,8 @@ def postgres_url() -> Iterator[str]:
         wait_until(ready, 30, 0.1, "PostgreSQL to accept connections")
         subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "app"],
                        check=True)
+        subprocess.run([f"{bin_dir}/psql", "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "app",
+                        "-c", f"CREATE ROLE {GUARDED_ROLE} LOGIN PASSWORD '{GUARDED_PASSWORD}'"], check=True)
         yield f"postgres://postgres@127.0.0.1:{port}/app"
     finally:
         proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown

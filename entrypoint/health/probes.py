@@ -130,8 +130,12 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     environment = config.load_environment(environ)
     environment.export()  # Django settings, if read, take the .env file's variables from os.environ
     env = environment.values
-    processes = prodserver.processes(environment)
     selected = config.selected_name(env, name)
+    processes = config.processes(environment)
+    if selected not in processes or processes[selected].origins["backend"] == "built-in":
+        # Only PRODUCTION_PROCESSES can define it, or replace a built-in default: the settings module is read.
+        # A process the environment defines needs no settings (nor their import's side effects) on every probe.
+        processes = prodserver.processes(environment)
     process = processes.get(selected)
     url = options.get("--url", "").strip() or None
     if process is None and (url is None or url.startswith("/")):

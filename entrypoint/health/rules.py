@@ -41,9 +41,6 @@ class Check(NamedTuple):
         return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.statuses)
 
 
-# The words every on/off setting accepts (PROD_ENTRY_WARMUP, PROD_ENTRY_DEBUG, PROD_ENTRY_CHECK_DEPLOY, ...).
-
-
 def debugging(env: Mapping[str, str]) -> bool:
     """PROD_ENTRY_DEBUG: tracebacks wanted (any value but empty and the OFF words; --traceback sets it too)."""
     return env.get("PROD_ENTRY_DEBUG", "").strip().lower() not in ("", *OFF)

@@ -44,11 +44,11 @@ def parse_user(spec: str) -> User:
     return User(uid, gid, name, home)
 
 
-def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ,
-         program: str | None = None) -> User | None:
+def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ) -> User | None:
     """Become PROD_ENTRY_USER (supplementary groups, gid, uid, HOME), if it is set, then check that the user
-    can still read what comes next: Python's standard library and prod-entry's modules (imported after the
-    drop) and `program`, the argv[0] about to be exec'd, with its #! interpreter. Raises ConfigError."""
+    can still read what comes next: Python's standard library and prod-entry's modules. Called before anything
+    of the user's is imported (the settings module, PRODUCTION_PROCESSES, the app, the release steps), so that
+    none of it runs as root and nothing it creates is owned by root. Raises ConfigError."""
     spec = env.get("PROD_ENTRY_USER", "")
     if not spec.strip():
         return None
@@ -58,8 +58,10 @@ def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ,
             return user
         raise ConfigError(f"PROD_ENTRY_USER={spec!r}: only root can switch users and this runs as uid "
                           f"{os.getuid()}: run the container as root or unset PROD_ENTRY_USER")
+    read = os.R_OK | os.X_OK
+    needed = [("Python's standard library", os.path.dirname(os.path.abspath(os.__file__)), read),
+              ("prod-entry's modules", os.path.dirname(os.path.dirname(os.path.abspath(__file__))), read)]
     # Found while still root: as the user, a path through an unreadable directory cannot even be resolved.
-    needed = _needed(program)
     real = {path: os.path.realpath(path) for _, path, _ in needed}
     # Order matters: groups and gid while still root, uid last, or the gid change would be refused.
     if user.name is not None:
@@ -72,33 +74,44 @@ def drop(env: Mapping[str, str], environ: MutableMapping[str, str] = os.environ,
     if user.name is not None:
         environ["USER"] = environ["LOGNAME"] = user.name
     for what, path, mode in needed:
-        blocked = _blocked(path, real[path], mode)
-        if blocked is not None:
-            who = user.name or f"uid {user.uid}"
-            raise ConfigError(f"PROD_ENTRY_USER={spec!r}: {who} cannot read {blocked}, so cannot use {what} "
-                              f"{path}: install it where {who} can read it, make {blocked} readable "
-                              f"(chmod o+rx), or unset PROD_ENTRY_USER")
+        _refuse_if_blocked(spec, user, what, path, real[path], mode)
     return user
 
 
-def _needed(program: str | None) -> list[tuple[str, str, int]]:
-    """(what, path, access mode) of everything the process still needs after the drop: the paths as they
-    will be opened (modules through sys.path, the program through PATH), symlinks and all. A Python under
-    /root (pyenv's default) would otherwise end in `ModuleNotFoundError: No module named 'socket'`."""
+def check_program(env: Mapping[str, str], program: str) -> None:
+    """After the drop, once the argv is known: PROD_ENTRY_USER can run `program` (found on PATH as the user
+    finds it) and its #! interpreter. A program the user cannot find is blamed on the first PATH directory it
+    cannot search, if any; else exec reports it as not found (127). Raises ConfigError."""
+    spec = env.get("PROD_ENTRY_USER", "")
+    if not spec.strip():
+        return
     import shutil  # here: only a start that drops privileges needs it (shutil costs ~3 ms: bz2, lzma, fnmatch)
 
-    read = os.R_OK | os.X_OK
-    needed = [("Python's standard library", os.path.dirname(os.path.abspath(os.__file__)), read),
-              ("prod-entry's modules", os.path.dirname(os.path.abspath(__file__)), read)]
-    found = shutil.which(program) if program else None
-    if found is None:  # not found even as root: exec says so, with 127
-        return needed
+    user = parse_user(spec)
+    found = shutil.which(program)
+    if found is None:
+        where = [os.path.dirname(program)] if os.sep in program else \
+            [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if d]
+        for directory in where:
+            if _blocked(directory, directory, os.X_OK) is not None:
+                _refuse_if_blocked(spec, user, f"the program {program!r} on PATH in", directory, directory, os.X_OK)
+        return
     found = os.path.abspath(found)
     interpreter = _shebang(found)
-    needed.append((f"the program {program!r}", found, read if interpreter else os.X_OK))
+    _refuse_if_blocked(spec, user, f"the program {program!r}", found, os.path.realpath(found),
+                       os.R_OK | os.X_OK if interpreter else os.X_OK)
     if interpreter:
-        needed.append((f"the interpreter of {program!r}", interpreter, os.X_OK))
-    return needed
+        _refuse_if_blocked(spec, user, f"the interpreter of {program!r}", interpreter,
+                           os.path.realpath(interpreter), os.X_OK)
+
+
+def _refuse_if_blocked(spec: str, user: User, what: str, path: str, real: str, mode: int) -> None:
+    blocked = _blocked(path, real, mode)
+    if blocked is not None:
+        who = user.name or f"uid {user.uid}"
+        raise ConfigError(f"PROD_ENTRY_USER={spec!r}: {who} cannot read {blocked}, so cannot use {what} "
+                          f"{path}: install it where {who} can read it, make {blocked} readable "
+                          f"(chmod o+rx), or unset PROD_ENTRY_USER")
 
 
 def _shebang(path: str) -> str | None:

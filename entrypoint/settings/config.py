@@ -25,6 +25,8 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     "WARMUP", "WARMUP_WORKERS", "WARMUP_IN_SERVER", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
     "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
+    # the warmup's deep checks (health/deep.py)
+    "CHECK_DATABASES", "CHECK_CACHES", "CHECK_MIGRATIONS",
     # release steps (release/steps.py)
     "BEFORE_LOCK_TIMEOUT",
     # request headers, or the secret file holding them (read by read_secret_files)
@@ -247,7 +249,7 @@ def _process(name: str, variables: dict[str | None, str], environment: Environme
         origins["app"] = environment.origin(variables["APP"])
     settings = {attr: env[var] for attr, var in variables.items() if attr in PER_PROCESS_SETTINGS}
     before = None
-    if "BEFORE" in variables:
+    if "BEFORE" in variables and env[variables["BEFORE"]].strip():  # empty: how Compose and Helm unset it
         before = env[variables["BEFORE"]]
         origins["before"] = environment.origin(variables["BEFORE"])
     return Process(name, backend, args, app, origins, settings, before)

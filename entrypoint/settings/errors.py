@@ -42,7 +42,8 @@ class Stopped(EntrypointError):
 
 
 class StepFailed(EntrypointError):
-    """A release step (PROD_ENTRY_PROCESS_<NAME>_BEFORE) failed: the start ends with the step's own status."""
+    """A release step (PROD_ENTRY_PROCESS_<NAME>_BEFORE) failed: exit 5 (release/steps.py STEP_FAILED), the
+    step's own status and error line in the message."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)

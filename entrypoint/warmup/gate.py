@@ -20,9 +20,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
 
+from entrypoint.health import deep as deep_checks
 from entrypoint.health import rules
 from entrypoint.settings import registry
 from entrypoint.settings.config import Process
+from entrypoint.settings.names import process_var
 from entrypoint.settings.errors import ConfigError, Stopped, WarmupError, describe, last_line
 from entrypoint.settings.registry import WEB, Launch
 
@@ -44,6 +46,9 @@ class Plan(NamedTuple):
     timeout_var: str  # the variable that set it, for the error message
     headers: tuple[tuple[str, str], ...] = ()  # PROD_ENTRY_WARMUP_HEADERS
     host_var: str = "PROD_ENTRY_WARMUP_HOST"  # the variable a user sets for the Host, for the error message
+    deep: deep_checks.Deep = deep_checks.OFF_DEEP  # databases, caches, migrations, checked before the requests
+    commands: tuple[str, ...] = ()  # `manage X` release steps: X must be a command of this project
+    commands_var: str = ""  # the BEFORE variable that names them, for the message
 
 
 class RemoteTraceback(Exception):
@@ -64,7 +69,7 @@ def plan(process: Process, env: Mapping[str, str], launch: Launch) -> Plan:
                 rules.warmup_checks(process, env), host.strip() if host and host.strip() else None, port,
                 rules.seconds(process, env, "WARMUP_TIMEOUT", DEFAULT_TIMEOUT),
                 rules.setting_name(process, "WARMUP_TIMEOUT"), rules.headers(process, env, "WARMUP_HEADERS"),
-                rules.setting_name(process, "WARMUP_HOST"))
+                rules.setting_name(process, "WARMUP_HOST"), deep_checks.plan(process, env))
 
 
 # --- in the parent: fork, watch, time out ---------------------------------------------------------------
@@ -131,7 +136,8 @@ def warm(plan: Plan, log: Callable[[str], None]) -> Target:
     if final is None:
         raise WarmupError(f"the warmup process died ({_describe(status)}) while {current}")
     if "error" in final:
-        raise WarmupError(final["error"]) from RemoteTraceback(final.get("details", ""))
+        error = ConfigError if final.get("code") == ConfigError.exit_code else WarmupError
+        raise error(final["error"]) from RemoteTraceback(final.get("details", ""))
     log(passed(plan, started, final["host"], final["scheme"]))
     return Target(final["host"], plan.port, final["scheme"], plan.headers)
 
@@ -152,7 +158,7 @@ def app_output(output: str) -> str:
 
 
 def failed(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, WarmupError) else f"warmup failed: {describe(exc)}"
+    return str(exc) if isinstance(exc, (WarmupError, ConfigError)) else f"warmup failed: {describe(exc)}"
 
 
 def _describe(status: int) -> str:
@@ -190,7 +196,7 @@ def _child(plan: Plan, fd: int) -> None:
         target = run_checks(plan, lambda doing: report({"doing": doing}))
         report({"host": target.host, "scheme": target.scheme})
     except BaseException as exc:  # anything at all: the user's code runs here
-        code = 3
+        code = ConfigError.exit_code if isinstance(exc, ConfigError) else WarmupError.exit_code
         message = failed(exc)
         import traceback  # here, not at the top: `prod-entry NAME` imports this module on its way to exec
 
@@ -201,7 +207,7 @@ def _child(plan: Plan, fd: int) -> None:
             assert captured is not None
             captured.seek(0)
             details += app_output(captured.read().decode("utf-8", "replace"))
-        report({"error": message, "details": details})
+        report({"error": message, "code": code, "details": details})
     os._exit(code)
 
 
@@ -252,7 +258,27 @@ def load_phase(plan: Plan, doing: Callable[[str], None]) -> Loaded:
     scheme = "https" if django is not None and getattr(django, "SECURE_SSL_REDIRECT", False) else "http"
     if django is not None:
         refuse_every_host(django, plan)
+        known_commands(plan)
+        deep_checks.run(plan.deep, doing)
     return Loaded(app, Target(host, plan.port, scheme, plan.headers), failures)
+
+
+def known_commands(plan: Plan) -> None:
+    """ConfigError for a `manage X` release step whose X this project does not have (a typo such as `migrat`
+    would otherwise fail only when the step runs, after the steps before it)."""
+    if not plan.commands:
+        return
+    import difflib
+
+    from django.core.management import get_commands
+
+    known = get_commands()
+    for name in plan.commands:
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{plan.commands_var}: 'manage {name}' is not a command of this project{hint}: fix "
+                              "the step")
 
 
 def request_phase(plan: Plan, loaded: Loaded, get: Callable[[str, Target], Response],
@@ -547,6 +573,9 @@ def handed_over() -> tuple[Plan, bool] | None:
     fields["checks"] = [rules.Check(path, tuple((low, high) for low, high in statuses), setting)
                         for path, statuses, setting in fields["checks"]]
     fields["headers"] = tuple((name, value) for name, value in fields["headers"])
+    deep = fields["deep"]
+    fields["deep"] = deep_checks.Deep(tuple(deep[0]), tuple(deep[1]), *deep[2:])
+    fields["commands"] = tuple(fields["commands"])
     return Plan(**fields), workers
 
 
@@ -575,6 +604,22 @@ def export_worker_plan(plan: Plan, target: Target, env: Mapping[str, str], launc
 
 # --- the steps before exec -------------------------------------------------------------------------------
 
+def preflight(process: Process, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
+              commands: tuple[str, ...] = ()) -> None:
+    """Before the release steps, in a child: what needs no migrated database (django.setup(), the system checks,
+    importing the app, the steps' `manage` commands), so that a release that can never serve fails before it
+    migrates. The requests and the deep checks come after the steps, in the warmup. Raises WarmupError,
+    ConfigError or Stopped."""
+    if not enabled(process, env, launch):
+        return
+    started = time.monotonic()
+    checks = plan(process, env, launch)._replace(checks=[], lifespan=False, deep=deep_checks.OFF_DEEP,
+                                                 commands=commands, commands_var=process_var(process.name, "BEFORE"))
+    warm(checks, lambda line: None)
+    log(f"preflight passed in {time.monotonic() - started:.2f}s (django.setup(), system checks, {checks.app} "
+        "imported): the release steps run next")
+
+
 def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
           port_check: bool = True) -> None:
     """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
@@ -590,17 +635,23 @@ def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: 
 
 
 def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
-                starting: bool = True) -> None:
+                starting: bool = True, commands: tuple[str, ...] = (), migrations: bool = True) -> None:
     """The last steps before exec: the heartbeat path for the worker, the warmup and the worker adapter's
     plan (web). A start hands the warmup over to a server that runs it itself (Launch.warmup_in); `check`
-    (starting False) runs it here, in a child, as for any other server. Raises ConfigError, WarmupError or
-    Stopped."""
+    (starting False) runs it here, in a child, as for any other server, validating the release steps'
+    `commands` (a start did in its preflight) and, with `migrations` False, leaving unapplied migrations to a
+    migrate step it does not run. Raises ConfigError, WarmupError or Stopped."""
     heartbeat = rules.get(process, env, "HEARTBEAT_FILE") if process is not None else None
     if heartbeat:  # a per-process path reaches the worker's heartbeat helper through the global name
         os.environ["PROD_ENTRY_HEARTBEAT_FILE"] = heartbeat
     if process is None or not enabled(process, env, launch):
         return
     warmup_plan = plan(process, env, launch)
+    warmup_plan = warmup_plan._replace(commands=commands, commands_var=process_var(process.name, "BEFORE"),
+                                       deep=warmup_plan.deep._replace(migrations=warmup_plan.deep.migrations and
+                                                                      migrations))
+    if not migrations and warmup_plan.deep.databases:
+        log("unapplied migrations are left to the 'manage migrate' step, which check does not run")
     if os.environ.get("DJANGO_SETTINGS_MODULE"):  # the settings alone show it: refused before exec, at no cost
         from entrypoint.settings import django_settings
 

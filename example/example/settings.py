@@ -44,7 +44,13 @@ def _database(url: str) -> dict:
     }
 
 
-DATABASES = {"default": _database(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+# No database unless DATABASE_URL names one: the example's pages need none, and a database that exists only to be
+# empty would fail prod-entry's deep checks (unapplied migrations) until someone migrates it.
+DATABASES = {"default": _database(os.environ["DATABASE_URL"])} if os.environ.get("DATABASE_URL") else {}
+# A Redis cache when DJANGO_CACHE_URL names one (the tests' cache-down case); else Django's local-memory default.
+if os.environ.get("DJANGO_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["DJANGO_CACHE_URL"]}}
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

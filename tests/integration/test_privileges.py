@@ -124,7 +124,8 @@ def test_a_program_on_path_the_user_cannot_reach(shut: Path) -> None:
     env = base_env(PROD_ENTRY_USER="nobody")
     env["PATH"] = f"{shut}{os.pathsep}{env['PATH']}"
     proc = run(["command", "serve"], env)
-    assert_one_line_naming(proc, f"nobody cannot read {shut},", f"the program 'serve' {script}")
+    # As the user (dropped before the settings are imported), the PATH directory it cannot search is what it knows.
+    assert_one_line_naming(proc, f"nobody cannot read {shut},", f"the program 'serve' on PATH in {shut}")
 
 
 def test_a_script_whose_interpreter_the_user_cannot_reach(shut: Path) -> None:

@@ -77,15 +77,19 @@ def test_three_replicas_starting_together_migrate_once_then_all_serve(database: 
     assert len(nothing_to_do) == 2, everything
 
 
-def test_a_failing_step_stops_the_start_with_its_status_and_nothing_runs(tmp_path: Path) -> None:
+def test_a_failing_step_stops_the_start_with_exit_5_its_status_and_error_line_and_nothing_runs(tmp_path: Path) -> None:
+    # Before: the start exited 1 (migrate's own status, which the README keeps for prod-entry's bugs), and the last
+    # line did not say what the step said.
     port = free_port()
     env = example_env(PORT=str(port), PROD_ENTRY_PROCESS_WEB_BEFORE="manage migrate nosuchapp; command touch "
                       f"{tmp_path / 'second'}", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     proc = run(["web"], env, EXAMPLE)
-    assert proc.returncode == 1, describe(proc)  # migrate's own status for an unknown app
+    assert proc.returncode == 5, describe(proc)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("prod-entry: error: ")]
-    assert errors == ["prod-entry: error: release steps: step 1/2 (manage migrate nosuchapp) exited 1: nothing was "
-                      "started; fix the step (its output is above)"], describe(proc)
+    assert errors == ["prod-entry: error: release steps: step 1/2 (manage migrate nosuchapp) exited 1: CommandError: "
+                      "No installed app with label 'nosuchapp'.: nothing was started; fix the step (its output is "
+                      "above)"], describe(proc)
+    assert proc.stderr.splitlines()[-1] == errors[0], describe(proc)
     assert "No installed app with label 'nosuchapp'" in proc.stderr, describe(proc)  # the step's output passed
     assert not (tmp_path / "second").exists() and "warmup passed" not in proc.stderr, describe(proc)
     assert "Listening at" not in proc.stdout + proc.stderr, describe(proc)

@@ -236,8 +236,9 @@ def test_the_warmups_database_connection_is_closed_before_the_workers_fork(tmp_p
     """With persistent connections (CONN_MAX_AGE), the connection the warmup's request opened in the master
     would be inherited by every worker, which would then talk over one socket: it is closed before they fork."""
     port = int(postgres_url.rsplit(":", 1)[1].split("/")[0])
+    # The session's database is never migrated: the deep checks' migration check is not what this test is about.
     env = web_env(tmp_path, **SERVERS[server].env, DATABASE_URL=postgres_url, DJANGO_CONN_MAX_AGE="600",
-                  PROD_ENTRY_HEALTHCHECK_URL="/db")
+                  PROD_ENTRY_HEALTHCHECK_URL="/db", PROD_ENTRY_CHECK_MIGRATIONS="0")
     with spawn(["web"], env, EXAMPLE) as proc:
         reader = Reader(proc)
         base = f"http://127.0.0.1:{env['PORT']}"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from entrypoint.settings.errors import last_line
+from entrypoint.settings.errors import describe
 
 if TYPE_CHECKING:
     from entrypoint.warmup.appclient import Target
@@ -91,8 +91,7 @@ def server_log() -> Log:
 def _failed(log: Log, path: str, status: int | None, exc: Exception | None) -> bool:
     pid = os.getpid()
     if exc is not None:
-        log.warning("prod-entry: worker %s: warmup GET %s raised %s: %s", pid, path, type(exc).__name__,
-                    last_line(str(exc)))
+        log.warning("prod-entry: worker %s: warmup GET %s raised %s", pid, path, describe(exc))
         return True
     if status is not None and status >= 500:
         log.warning("prod-entry: worker %s: warmup GET %s answered %s", pid, path, status)

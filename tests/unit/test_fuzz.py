@@ -1,5 +1,6 @@
-"""Property tests (hypothesis) on ARGS parsing and formatting and on env/name parsing. The normal run uses a
-small profile; `make fuzz` (HYPOTHESIS_PROFILE=slow) runs 10,000 examples per property."""
+"""Property tests (hypothesis) on ARGS parsing and formatting, on env/name parsing and on the masking of
+secrets. The normal run uses a small profile; `make fuzz` (HYPOTHESIS_PROFILE=slow) runs 10,000 examples per
+property."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import argparse
 import json
 import string
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from entrypoint.settings import argv, config
+from entrypoint.settings import argv, config, secrets
 from entrypoint.settings.config import Environment
 from entrypoint.settings.errors import ConfigError
 
@@ -104,3 +105,51 @@ def test_env_parsing_raises_only_config_error(env):
         return
     for name, process in processes.items():
         assert name == name.lower() and process.name == name
+
+
+# Every syntax the redactor knows for a value after a secret key; {key} and {value} are filled in.
+KEYED_SYNTAXES = ["{key}={value}", "{key} = {value}", "{key}: {value}", "{key}:{value}", "--{key}={value}",
+                  "--{key} {value}", '"{key}": "{value}"', "'{key}': '{value}'", '{key}="{value}"', "({key}={value}),",
+                  "https://host/p?{key}={value}&page=2", "/p?page=2&{key}={value}#top",
+                  "\n  {key} {value}\n", "[line  3]: '{key} {value}\\n'"]
+QUERY_SYNTAXES = ["https://host/p?{key}={value}&page=2", "/p?page=2&{key}={value}#top"]
+HEADER_SYNTAXES = ["{key}: {scheme} {value}", "{key}: {value}", '"{key}": "{scheme} {value}"', "{key}={value}"]
+SCHEMES = ("Bearer", "Basic", "token", "Digest", "Negotiate")
+EXTRA_KEYS = ("pin", "otp-seed")  # PROD_ENTRY_SECRET_KEYS in the first property's environment
+# How a key is written: as listed, in capitals, as the end of a variable's name, as a header's name.
+key_spellings = st.sampled_from([str, str.upper, lambda key: "DB_" + key.upper(),
+                                 lambda key: "X-" + key.replace("_", "-").title()])
+# What a value may hold for the rule to find where it ends (see secrets._BARE and _QUOTED): no whitespace,
+# quote, `&` or backslash, no `*` (the mask's own character, which would make "the value is gone" unsure),
+# and not ending in the punctuation a bare value leaves out. Four characters at least: the rule masks any
+# length, but a shorter value is nearly always also in the text around it, and such draws are rejected.
+secret_values = st.text(st.characters(blacklist_categories=("Z", "C"), blacklist_characters="'\"&\\*"),
+                        min_size=4, max_size=24).filter(lambda value: value[-1] not in ",;.)]}")
+around = st.text(max_size=40)
+
+
+def assert_never_shown(value: str, text: str, env: dict[str, str]) -> None:
+    assume(text.count(value) == 1)  # else it is also in the text around it, which is not masked
+    redacted = secrets.redactor(env)(text)
+    assert value not in redacted, redacted
+
+
+@given(st.sampled_from([*secrets.SECRET_KEYS, *EXTRA_KEYS]), key_spellings, st.sampled_from(KEYED_SYNTAXES),
+       secret_values, around, around)
+def test_a_value_after_a_secret_key_never_shows(key, spell, syntax, value, before, after):
+    text = f"{before} {syntax.format(key=spell(key), value=value)} {after}"
+    assert_never_shown(value, text, {secrets.SECRET_KEYS_VAR: ",".join(EXTRA_KEYS)})
+
+
+@given(st.sampled_from(secrets.QUERY_KEYS), st.sampled_from([str, str.upper]), st.sampled_from(QUERY_SYNTAXES),
+       secret_values, around, around)
+def test_a_value_after_a_query_only_key_never_shows(key, spell, syntax, value, before, after):
+    assert_never_shown(value, f"{before} {syntax.format(key=spell(key), value=value)} {after}", {})
+
+
+@given(st.sampled_from(["Authorization", "Proxy-Authorization", "HTTP_AUTHORIZATION"]), st.sampled_from(SCHEMES),
+       st.sampled_from(HEADER_SYNTAXES), secret_values, around, around)
+def test_an_authorization_headers_credentials_never_show(key, scheme, syntax, value, before, after):
+    # A header's first word is its scheme by HTTP's grammar: a credential that is one of them is taken for it.
+    assume(value.lower() not in (s.lower() for s in SCHEMES))
+    assert_never_shown(value, f"{before} {syntax.format(key=key, scheme=scheme, value=value)} {after}", {})

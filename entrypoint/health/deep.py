@@ -149,7 +149,7 @@ def database(alias: str, deep: Deep, doing: Callable[[str], None]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception as exc:
-        error = describe(root(exc))
+        error = describe(exc)
         if any(words in error.lower() for words in REFUSED_CREDENTIALS):
             fix = f"fix the credentials of DATABASES[{alias!r}] (USER, PASSWORD; or DATABASE_URL)"
         else:
@@ -177,7 +177,7 @@ def cache(alias: str, deep: Deep, doing: Callable[[str], None]) -> None:
         got = backend.get(key)
         backend.delete(key)
     except Exception as exc:
-        raise WarmupError(f"warmup: {what}: {describe(root(exc))}: start it or fix CACHES[{alias!r}] (LOCATION), "
+        raise WarmupError(f"warmup: {what}: {describe(exc)}: start it or fix CACHES[{alias!r}] (LOCATION), "
                           f"or turn this check off with {deep.caches_var}=0") from exc
     finally:
         close = getattr(backend, "close", None)
@@ -199,7 +199,7 @@ def migrations(alias: str, deep: Deep, doing: Callable[[str], None]) -> None:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except Exception as exc:
-        raise WarmupError(f"warmup: reading the migrations of database {alias!r}: {describe(root(exc))}") from exc
+        raise WarmupError(f"warmup: reading the migrations of database {alias!r}: {describe(exc)}") from exc
     finally:
         connection.close()
     if pending:
@@ -210,12 +210,3 @@ def migrations(alias: str, deep: Deep, doing: Callable[[str], None]) -> None:
                           f"'{command}' or add it to {deep.before_var}, or turn this check off with "
                           f"{deep.migrations_var}=0")
 
-
-def root(exc: BaseException) -> BaseException:
-    """The exception at the bottom of a chain of explicit causes (Django's OperationalError is raised `from`
-    psycopg's, which says what happened)."""
-    seen = {id(exc)}
-    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
-        exc = exc.__cause__
-        seen.add(id(exc))
-    return exc

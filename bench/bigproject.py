@@ -7,7 +7,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -22,14 +22,32 @@ class Project:
     wsgi: str
     asgi: str
     health: str  # the URL every server is asked, and every warmup asks
+    variables: tuple[tuple[str, str], ...] = ()  # what the project itself needs in its environment
 
     def env(self, **extra: str) -> dict[str, str]:
-        return clean_env(DJANGO_SETTINGS_MODULE=self.settings, **extra)
+        return clean_env(DJANGO_SETTINGS_MODULE=self.settings, **{**dict(self.variables), **extra})
 
 
 EXAMPLE_PROJECT = Project("example", EXAMPLE, "example.settings", "example.wsgi:application",
                           "example.asgi:application", "/healthz")
 SITE = "bigsite"
+
+
+def example_with_database() -> Project:
+    """The example with a migrated SQLite database (it has none unless DATABASE_URL names one), so that every
+    gate of figure 7 (prod-entry's deep checks, the hand-written script's checks) has a database to ask."""
+    path = WHEEL_CACHE / "example-db" / "db.sqlite3"
+    project = replace(EXAMPLE_PROJECT, name="example (SQLite)", variables=(("DATABASE_URL", f"sqlite:///{path}"),))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "migrated").exists():
+            proc = subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=EXAMPLE, env=project.env(),
+                                  capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                raise BenchError(f"migrating the example's database failed:\n{proc.stdout}{proc.stderr}")
+            (path.parent / "migrated").touch()
+    return project
 
 
 def wagtail() -> Project:

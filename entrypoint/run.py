@@ -15,7 +15,8 @@ from entrypoint.logs import log, servers
 from entrypoint.release import deploy_check, steps
 from entrypoint.settings import config, prodserver, registry
 from entrypoint.settings.config import Environment, Process
-from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError, describe
+from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError
+from entrypoint.settings.error_lines import describe
 from entrypoint.settings.secrets import redactor
 from entrypoint.warmup import gate
 

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 
 from entrypoint.health import rules
 from entrypoint.settings.config import Process
-from entrypoint.settings.errors import ConfigError, WarmupError, describe
+from entrypoint.settings.errors import ConfigError, WarmupError
+from entrypoint.settings.error_lines import describe
 from entrypoint.settings.names import OFF, ON, process_var
 
 ALL = ("*",)

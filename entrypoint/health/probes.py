@@ -83,7 +83,8 @@ def main(args: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         return 0
     except Exception as exc:  # Unhealthy, a ConfigError, anything: a probe answers 1, never 2 or a traceback
         from entrypoint.logs.log import write
-        from entrypoint.settings.errors import EntrypointError, describe
+        from entrypoint.settings.errors import EntrypointError
+        from entrypoint.settings.error_lines import describe
 
         # Our own errors are written to be read; any other exception's bare text (a KeyError's `'app'`) is not.
         reason = str(exc) if isinstance(exc, (Unhealthy, EntrypointError)) else \

@@ -257,6 +257,8 @@ class Supervisor:
         self.delay_until: float | None = None  # TERM is held back until then (PROD_ENTRY_SHUTDOWN_DELAY)
         self.kill_at: float | None = None  # KILL the main process's group then (PROD_ENTRY_STOP_TIMEOUT)
         self.marker: str | None = None  # the draining marker, while we own it
+        self.sent: set[int] = set()  # the signals we gave the main process: its death by one of them is no news
+        self.ooms = oom_kills()  # the cgroup's OOM-kill count now, to tell later whether the OOM killer struck
 
     def run(self) -> int:
         try:
@@ -309,6 +311,7 @@ class Supervisor:
                 os.kill(self.child, target)
         except ProcessLookupError:
             return
+        self.sent.add(target)
         if sig in STOP_SIGNALS and self.settings.stop_timeout is not None and self.kill_at is None:
             self.kill_at = time.monotonic() + self.settings.stop_timeout
 
@@ -322,6 +325,7 @@ class Supervisor:
             self.settings.log.warning(f"the main process (pid {self.child}) is still running "
                                       f"PROD_ENTRY_STOP_TIMEOUT={self.settings.stop_timeout:g}s after it was "
                                       "told to stop: killing its process group")
+            self.sent.add(signal.SIGKILL)
             for kill in (os.killpg, os.kill):
                 try:
                     kill(self.child, signal.SIGKILL)
@@ -349,6 +353,7 @@ class Supervisor:
 
     def reap(self) -> bool:
         """Collect every exited child (one SIGCHLD may stand for many). Returns whether children remain."""
+        name = comm(self.child) if self.status is None else None  # readable until it is reaped, zombie or not
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -358,6 +363,19 @@ class Supervisor:
                 return True
             if pid == self.child:
                 self.status = exit_code(status)
+                if os.WIFSIGNALED(status) and os.WTERMSIG(status) not in self.sent:
+                    self.say_killed(os.WTERMSIG(status), name)
+
+    def say_killed(self, sig: int, name: str | None) -> None:
+        """One line when the main process died from a signal nobody here sent (kill -9, the OOM killer): the exit
+        status alone (137) says neither what died nor why."""
+        why = ""
+        ooms = oom_kills()
+        if ooms is not None and self.ooms is not None and ooms[0] > self.ooms[0]:
+            why = f" (the OOM killer: {ooms[1]} oom_kill {ooms[0] - self.ooms[0]}; raise the memory limit or use " \
+                  "less: fewer workers, PROD_ENTRY_CONCURRENCY)"
+        self.settings.log.error(f"the main process ({name + ', pid' if name else 'pid'} {self.child}) was killed by "
+                                f"{signal.Signals(sig).name}{why}")
 
     def clean_up(self) -> None:
         """The main process has exited: TERM whatever is left, KILL it after the grace, reap it all."""
@@ -388,6 +406,42 @@ class Supervisor:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+
+
+def comm(pid: int) -> str | None:
+    """The program name of `pid` (what it exec'd: gunicorn, celery), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as file:
+            return file.read().strip() or None
+    except OSError:
+        return None
+
+
+def oom_kills() -> tuple[int, str] | None:
+    """(the OOM killer's kill count in this process's memory cgroup, the file it came from), or None where no
+    cgroup says: cgroup v2 memory.events (also under a hybrid's unified mount), v1 memory.oom_control."""
+    try:
+        with open("/proc/self/cgroup") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return None
+    places = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            places += [f"/sys/fs/cgroup{path}/memory.events", f"/sys/fs/cgroup/unified{path}/memory.events"]
+        elif "memory" in controllers.split(","):
+            places.append(f"/sys/fs/cgroup/memory{path}/memory.oom_control")
+    for place in places:
+        try:
+            with open(place) as file:
+                for entry in file.read().splitlines():
+                    key, _, value = entry.partition(" ")
+                    if key == "oom_kill" and value.strip().isdigit():
+                        return int(value), place.rpartition("/")[2]
+        except OSError:
+            continue
+    return None
 
 
 def descendants(root: int) -> list[int]:

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 
 from entrypoint.logs.log import Logger
-from entrypoint.settings.errors import ConfigError, WarmupError, describe, last_line
+from entrypoint.settings.errors import ConfigError, WarmupError
+from entrypoint.settings.error_lines import describe, last_line
 from entrypoint.settings.names import OFF, ON
 from entrypoint.settings.registry import WEB
 

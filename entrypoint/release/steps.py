@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from entrypoint.health.deep import REFUSED_CREDENTIALS
-from entrypoint.settings.errors import ConfigError, StepFailed, Stopped, WaitTimeout, WarmupError, describe, last_line
+from entrypoint.settings.errors import ConfigError, StepFailed, Stopped, WaitTimeout, WarmupError
+from entrypoint.settings.error_lines import describe, last_line
 
 SEPARATOR = ";"
 DEFAULT_LOCK_TIMEOUT = 600.0

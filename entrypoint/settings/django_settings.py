@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from entrypoint.settings.errors import ConfigError, describe, last_line
+from entrypoint.settings.errors import ConfigError
+from entrypoint.settings.error_lines import describe, last_line
 
 
 def settings_module(env: Mapping[str, str], needed_for: str) -> ModuleType:

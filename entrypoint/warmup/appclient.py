@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
-from entrypoint.settings.errors import last_line
+from entrypoint.settings.error_lines import last_line
 
 USER_AGENT = "prod-entry-warmup"
 _TAG = re.compile(r"<head>.*?<title>|</title>.*?</head>|<[^>]*>", re.S | re.I)
@@ -33,7 +33,7 @@ class Response(NamedTuple):
     def summary(self) -> str:
         """The body as one line, for error messages. An HTML page: its first line of text (markup stripped),
         the heading, as its last lines are footers (Django's debug page ends in advice about DEBUG). JSON:
-        compacted. Plain text, a traceback (Starlette's debug 500): errors.last_line."""
+        compacted. Plain text, a traceback (Starlette's debug 500): error_lines.last_line."""
         text = self.body[:8192].decode("utf-8", "replace")
         kind = (self.header("content-type") or "").split(";")[0].strip().lower()
         if kind == "text/html" or (not kind and text.lstrip()[:1] == "<"):

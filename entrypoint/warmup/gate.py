@@ -25,7 +25,8 @@ from entrypoint.health import rules
 from entrypoint.settings import registry
 from entrypoint.settings.config import Process
 from entrypoint.settings.names import process_var
-from entrypoint.settings.errors import ConfigError, Stopped, WarmupError, describe, last_line
+from entrypoint.settings.errors import ConfigError, Stopped, WarmupError
+from entrypoint.settings.error_lines import describe, last_line
 from entrypoint.settings.registry import WEB, Launch
 
 if TYPE_CHECKING:  # imported where used: `prod-entry NAME` with warmup off must not pay for asyncio

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from entrypoint.settings.errors import describe
+from entrypoint.settings.error_lines import describe
 
 if TYPE_CHECKING:
     from entrypoint.warmup.appclient import Target

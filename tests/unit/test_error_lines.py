@@ -1,4 +1,4 @@
-"""errors.describe and errors.last_line over real exceptions, really raised by the libraries real apps use:
+"""error_lines.describe and error_lines.last_line over real exceptions, really raised by the libraries real apps use:
 the line each gives must name the error, never a wrapper's, a border's, a frame's or a pointer's."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import pytest
 
-from entrypoint.settings.errors import describe, last_line
+from entrypoint.settings.error_lines import describe, last_line
 from entrypoint.warmup.appclient import Lifespan, LifespanFailed
 
 

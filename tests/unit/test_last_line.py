@@ -1,4 +1,4 @@
-"""errors.last_line, the one helper that turns another program's multi-line text into the line a one-line
+"""error_lines.last_line, the one helper that turns another program's multi-line text into the line a one-line
 message carries, and Response.summary, which uses it for non-HTML bodies."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from entrypoint.settings.errors import last_line
+from entrypoint.settings.error_lines import last_line
 from entrypoint.warmup.appclient import Response
 
 

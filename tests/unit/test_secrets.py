@@ -7,7 +7,7 @@ import pytest
 
 from entrypoint.logs import jsonlog
 from entrypoint.settings import secrets
-from entrypoint.settings.errors import describe
+from entrypoint.settings.error_lines import describe
 
 
 def test_secret_names():

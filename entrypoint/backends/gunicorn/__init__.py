@@ -30,7 +30,8 @@ from entrypoint.logs import options
 from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
-from entrypoint.settings.errors import ConfigError, describe
+from entrypoint.settings.errors import ConfigError
+from entrypoint.settings.error_lines import describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
 OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",),

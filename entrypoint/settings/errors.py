@@ -2,7 +2,6 @@
 names the error in another program's text is error_lines.py's.)"""
 
 
-
 class EntrypointError(Exception):
     """A failure the user can fix; the message names what is at fault and how to fix it."""
 

@@ -32,7 +32,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=example.settings
 # Home is /tmp, the one directory that stays writable with a read-only root filesystem (gunicorn puts its
 # control socket under $HOME).
-RUN useradd --system --no-log-init --uid 10001 --user-group --home-dir /tmp --no-create-home \
+# Group 10001 too, the group the image runs as (`--user-group` alone picks a free system gid such as 999, so
+# the process's group had no name and files it made belonged to a group no one could name).
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --no-log-init --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
     --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
@@ -44,9 +47,10 @@ USER 10001:10001
 EXPOSE 8000
 # prod-entry is the init (PID 1): it forwards TERM to the server, reaps orphans and exits with its status.
 STOPSIGNAL SIGTERM
-# Checks the web process (PROD_ENTRY_HEALTHCHECK_URL, default "/"); a worker container overrides it with
-# `prod-entry healthcheck worker --file ... --max-age ...`, as docker-compose.yml does.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["prod-entry", "healthcheck"]
+# Probes the process the container was started with (`docker run image worker`: the worker's heartbeat; web:
+# PROD_ENTRY_HEALTHCHECK_URL, default "/"). Docker's timeout is above prod-entry's own (PROD_ENTRY_HEALTHCHECK_TIMEOUT,
+# 5 s), so a slow answer is reported in prod-entry's words, not as Docker's timeout.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=3 CMD ["prod-entry", "healthcheck"]
 ENTRYPOINT ["prod-entry"]
 # your project: the default process (`web` is gunicorn serving WSGI_APPLICATION on 0.0.0.0:$PORT).
 CMD ["web"]

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 USAGE = """usage: prod-entry healthcheck [NAME] [--url URL] [--host HOST] [--timeout SECONDS]
                               [--file PATH] [--max-age SECONDS]
 
-Probe process NAME (default: PROD_ENTRY_DEFAULT_PROCESS, else web). Web processes: an HTTP GET of the
+Probe process NAME (default: the NAME this container's PID 1 was started with when it is prod-entry, as
+in `docker run image worker`; else PROD_ENTRY_DEFAULT_PROCESS, else web). Web processes: an HTTP GET of the
 health URL (PROD_ENTRY_HEALTHCHECK_URL, default /) on the bind address from the process definition;
 --url /path probes another path there, --url http://host:port/path another server. The Host header is
 --host, else PROD_ENTRY_WARMUP_HOST, else what ALLOWED_HOSTS accepts, else localhost (for a full --url
@@ -103,7 +104,26 @@ def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
         raise Unhealthy(f"not ready: draining ({draining} exists: the container is shutting down)")
     if "--file" in options and "--max-age" in options:  # fully specified: no need to read any definition
         return heartbeat(options["--file"], number(options["--max-age"], "--max-age"))
-    return probe_process(name, options, environ)
+    return probe_process(name or started_process(), options, environ)
+
+
+def started_process(cmdline: str = "/proc/1/cmdline") -> str | None:
+    """The NAME this container's PID 1 was started with, when PID 1 is prod-entry (`docker run image worker`):
+    what `prod-entry healthcheck` with no NAME probes, so that one HEALTHCHECK fits every process of an image.
+    None when PID 1 is something else (tini, a shell) or was given no NAME: the default process, as before."""
+    try:
+        with open(cmdline, "rb") as file:
+            words = [word.decode("utf-8", "replace") for word in file.read().split(b"\0") if word]
+    except OSError:
+        return None
+    # The lean supervisor runs as `python -I -S -c CODE ARGV0 ARGS...`; before its restart, `[python] ARGV0 ARGS`.
+    at = next((i for i, word in enumerate(words) if os.path.basename(word) == "prod-entry"), None)
+    if at is None:
+        return None
+    first = next((word for word in words[at + 1:] if not word.startswith("-")), None)
+    from entrypoint.settings.names import COMMANDS
+
+    return None if first is None or first in COMMANDS else first
 
 
 def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--max-age") -> str:

@@ -71,9 +71,10 @@ def test_image_metadata(docker: Docker, image: str) -> None:
 
 
 def test_runtime_is_non_root_without_compilers_or_tini(docker: Docker, image: str) -> None:
+    # The group too: the image runs as 10001:10001, a group that has a name (it was gid 999's, unnamed for 10001).
     proc = docker("run", "--rm", "--network", "host", image, "sh", "-c",
-                  "id -u; for c in gcc cc make tini dumb-init; do command -v $c; done; exit 0")
-    assert proc.returncode == 0 and proc.stdout.split() == ["10001"], describe(proc)
+                  "id -u; id -g; id -gn; for c in gcc cc make tini dumb-init; do command -v $c; done; exit 0")
+    assert proc.returncode == 0 and proc.stdout.split() == ["10001", "10001", "app"], describe(proc)
 
 
 def test_web_serves_healthz(docker: Docker, image: str) -> None:

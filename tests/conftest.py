@@ -13,7 +13,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from support import IN_CI, free_port, wait_until
+from support import GUARDED_PASSWORD, GUARDED_ROLE, IN_CI, free_port, wait_until
 
 # Property tests: a small profile in the normal run, 10,000 examples each with HYPOTHESIS_PROFILE=slow.
 settings.register_profile("default", max_examples=200, deadline=None)
@@ -51,10 +51,6 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-# A role of the test PostgreSQL that must give its password (postgres_url's own user is trusted).
-GUARDED_ROLE, GUARDED_PASSWORD = "guarded", "guarded-pw-8213"
 
 
 @pytest.fixture(scope="session")

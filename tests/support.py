@@ -23,6 +23,8 @@ EXAMPLE = ROOT / "example"
 BIN = Path(sys.executable).parent
 PROD_ENTRY = str(BIN / "prod-entry")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# A role of the test PostgreSQL (conftest's postgres_url) that must give its password; its own user is trusted.
+GUARDED_ROLE, GUARDED_PASSWORD = "guarded", "guarded-pw-8213"
 
 T = TypeVar("T")
 

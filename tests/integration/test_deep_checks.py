@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GUARDED_PASSWORD, GUARDED_ROLE
 
 from entrypoint.release import steps
 from entrypoint.settings.errors import StepFailed
-from support import EXAMPLE, Reader, describe, example_env, free_port, one_error_line, run, spawn, wait_http
+from support import EXAMPLE, GUARDED_PASSWORD, GUARDED_ROLE, Reader, describe, example_env, free_port, one_error_line, run, spawn, wait_http
 
 
 def manage(env: dict[str, str], *words: str) -> subprocess.CompletedProcess:

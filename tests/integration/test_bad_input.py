@@ -4,6 +4,7 @@ fault, no traceback, and execs nothing (the debug log line `exec ...` that prece
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -254,5 +255,8 @@ def test_a_startproject_project_under_uvicorn_is_told_its_own_asgi_module(tmp_pa
                                    "PROD_ENTRY_PROCESS_WEB_APP=mysite.asgi:application, or serve WSGI_APPLICATION "
                                    "with uvicorn's --interface wsgi in PROD_ENTRY_PROCESS_WEB_ARGS"), \
         describe(proc)
+    migrated = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, env=env)
+    assert migrated.returncode == 0, describe(migrated)  # a first deployment migrates: the warmup checks it
     proc = run(["check"], {**env, "PROD_ENTRY_PROCESS_WEB_APP": "mysite.asgi:application"}, tmp_path)
     assert proc.returncode == 0, describe(proc)

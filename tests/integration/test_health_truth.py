@@ -56,6 +56,10 @@ def startproject(where: Path, allowed_hosts: list[str]) -> Path:
     settings.write_text(text)
     with (where / "mysite" / "urls.py").open("a") as urls:
         urls.write(VIEWS)
+    # Its SQLite database migrated, as a first deployment does (prod-entry's warmup refuses an unmigrated one).
+    migrated = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=where, capture_output=True,
+                              text=True, timeout=120, env=base_env(DJANGO_SETTINGS_MODULE="mysite.settings"))
+    assert migrated.returncode == 0, describe(migrated)
     return where
 
 

@@ -25,6 +25,8 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     "WARMUP", "WARMUP_WORKERS", "WARMUP_IN_SERVER", "WARMUP_URLS", "WARMUP_TIMEOUT", "WARMUP_HOST", "HEALTHCHECK_URL",
     "HEALTHCHECK_STATUS", "HEALTHCHECK_TIMEOUT", "WAIT_FOR", "WAIT_TIMEOUT", "PORT_CHECK", "HEARTBEAT_FILE",
     "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
+    # a Celery process's broker check (backends/celery.py)
+    "BROKER_TIMEOUT",
     # release steps (release/steps.py)
     "BEFORE_LOCK_TIMEOUT",
     # request headers, or the secret file holding them (read by read_secret_files)

@@ -78,7 +78,8 @@ def test_the_prodserver_settings_file_unchanged_gives_django_prodservers_argv() 
                                                                  *entry["prodserver"]]
     # django-tasks: call_command("db_worker", *ARGS) in-process; prod-entry execs manage.py db_worker.
     tasks = result["tasks"]
-    assert tasks["prod_entry"][1:] == ["manage.py", "db_worker", *tasks["prodserver"]]
+    assert tasks["prod_entry"][1:] == ["-m", "entrypoint.backends.django_tasks", "manage.py", "db_worker",
+                                       *tasks["prodserver"]]
 
 
 @pytest.mark.parametrize("args, prodserver_words, prod_entry_words", [

@@ -151,13 +151,17 @@ def test_django_commands_use_manage_py_here():
     env = {**DJANGO, "PROD_ENTRY_PROCESS_TASKS": "django-tasks", "PROD_ENTRY_PROCESS_HUEY": "huey"}
     assert plan(env, "manage", ["migrate", "--noinput"]).argv == [sys.executable, "manage.py", "migrate",
                                                                   "--noinput"]
-    assert plan(env, "tasks").argv == [sys.executable, "manage.py", "db_worker"]
-    assert plan(env, "huey").argv == [sys.executable, "manage.py", "run_huey"]
+    # Run by prod-entry's module, which installs the heartbeat once Django is set up.
+    assert plan(env, "tasks").argv == [sys.executable, "-m", "entrypoint.backends.django_tasks", "manage.py",
+                                       "db_worker"]
+    assert plan(env, "huey").argv == [sys.executable, "-m", "entrypoint.backends.huey", "manage.py", "run_huey"]
 
 
 def test_django_commands_without_manage_py(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert plan(DJANGO, "manage", ["check"]).argv == [sys.executable, "-m", "django", "check"]
+    assert plan({**DJANGO, "PROD_ENTRY_PROCESS_HUEY": "huey"}, "huey").argv == \
+        [sys.executable, "-m", "entrypoint.backends.huey", "-m", "django", "run_huey"]
 
 
 # --- waitress, uwsgi, django-q2, flower ---------------------------------------------------------------------

@@ -20,7 +20,8 @@ Process definitions (environment, or a .env file):
   PROD_ENTRY_PROCESS_<NAME>_ARGS   JSON object ({"workers": 4} -> --workers=4), JSON array
                                    (verbatim) or a command line (split like a shell)
   PROD_ENTRY_PROCESS_<NAME>_APP    what it serves/runs (module:attr); derived from Django
-                                   settings (WSGI_APPLICATION, ASGI_APPLICATION) when unset
+                                   settings (WSGI_APPLICATION, ASGI_APPLICATION; Celery:
+                                   <package>.celery or .celery_app) when unset
   PROD_ENTRY_PROCESS_<NAME>_BEFORE release steps before warmup and exec, one replica at a
                                    time: "manage migrate --noinput; manage collectstatic --noinput"
 \b
@@ -41,6 +42,7 @@ Settings:
                                    also _FILE), PROD_ENTRY_HEALTHCHECK_HEADERS for the probe
   PROD_ENTRY_HEALTHCHECK_COMMAND   the probe of a process that serves no HTTP and has no heartbeat
   PROD_ENTRY_WAIT_FOR              host:port or URLs to wait for before starting
+  PROD_ENTRY_BROKER_TIMEOUT        seconds a Celery worker/beat tries its broker (10; 0: no)
   PROD_ENTRY_PORT_CHECK=0          skip the check that the web bind address is free
   (all warmup/probe settings: see the README, "Warmup and probes")
   PROD_ENTRY_USER                  name, uid, name:group or uid:gid to drop to (as root)
@@ -62,8 +64,9 @@ serving WSGI_APPLICATION on 0.0.0.0:${PORT:-8000}. `manage` (Django management
 commands) and `command` (a raw argv) are always defined. A NAME that is no
 process but a program on PATH is exec'd as it is.
 \b
-Exit codes: 0 ok; 2 configuration or usage error; 3 warmup or check --deploy failed;
-4 wait-for or the release-steps lock timed out; 126 program not executable; 127 no
+Exit codes: 0 ok; 2 configuration or usage error; 3 warmup, a Celery app's import or
+broker (PROD_ENTRY_BROKER_TIMEOUT) or check --deploy failed; 4 wait-for or the
+release-steps lock timed out; 126 program not executable; 127 no
 such process or program; 128+N stopped by signal N while waiting, in a release
 step or warming up; otherwise the program's (or a failed release step's) status.
 """
@@ -138,7 +141,8 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             click.echo(f"process: {p.name}")
             click.echo(f"backend: {p.backend}  ({p.origins['backend']})")
             if resolved.launch.app:
-                click.echo(f"app:     {resolved.launch.app}  ({p.origins.get('app', 'derived')})")
+                origin = resolved.launch.app_origin or p.origins.get('app', 'derived')
+                click.echo(f"app:     {resolved.launch.app}  ({origin})")
             click.echo(f"kind:    {resolved.launch.kind}")
             where = gate.where(p, resolved.environment.values, resolved.launch)
             if where:
@@ -174,7 +178,7 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
 @click.pass_obj
 def check_command(traceback: bool, name: str | None) -> None:
     """Run every step a start of NAME runs before exec (definitions, secrets, PROD_ENTRY_USER, check --deploy,
-    wait-for, warmup), in the same order and with the same lines and exit codes, without exec: exit 0 ready,
+    wait-for, a Celery app's import and broker, warmup), in the same order and with the same lines and exit codes, without exec: exit 0 ready,
     2 configuration error, 3 warmup or deploy check failed, 4 wait-for timed out, 127 no such process or
     program. Only the port check is left out: a check may run beside the server. For CI and init containers."""
     from entrypoint.logs import log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from entrypoint.backends import WORKER, Launch, Word, extra_words, process_var, user_words
 from entrypoint.logs import options
@@ -26,6 +26,39 @@ def django_command(process: Process, command: Sequence[str], extra: Sequence[str
     head = [Word(sys.executable, f"backend {process.backend}")]
     head += [Word(w, f"backend {process.backend}") for w in [*runner, *command]]
     return Launch([*head, *user_words(process), *extra_words(extra)], kind)
+
+
+# A management command run by a module of prod-entry's (`python -m MODULE manage.py COMMAND ...`), for what only
+# code in the command's own process can do once Django is set up: the heartbeat of huey's and django-tasks'
+# workers, which have no hook prod-entry could name on their command line; django-q2's JSON logs.
+
+def run_by(launch: Launch, module: str, purpose: str) -> Launch:
+    """The django_command Launch with `-m MODULE` after the interpreter; MODULE calls run_django_command."""
+    runner = [Word("-m", purpose), Word(module, purpose)]
+    return launch._replace(words=[launch.words[0], *runner, *launch.words[1:]])
+
+
+def run_django_command(args: list[str], after_setup: Callable[[], object]) -> None:
+    """`manage.py ARGS` (run as Python runs it) or `-m django ARGS`, calling `after_setup` once django.setup()
+    has returned (the apps are ready; the command has not started)."""
+    import runpy
+
+    import django
+
+    setup = django.setup
+
+    def setup_then(*given: object, **named: object) -> None:
+        setup(*given, **named)  # type: ignore[arg-type]
+        after_setup()
+
+    django.setup = setup_then  # type: ignore[assignment]
+    if args[:2] == ["-m", "django"]:
+        sys.argv = ["django", *args[2:]]
+        runpy.run_module("django", run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = list(args)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))  # as `python manage.py` puts its folder first
+        runpy.run_path(args[0], run_name="__main__")
 
 
 # Per-worker warmup through a wrapper app (entrypoint/warmup/asgi.py, warmup/wsgi.py), for servers with no

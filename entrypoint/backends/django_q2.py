@@ -9,13 +9,11 @@ LOGGING."""
 
 from __future__ import annotations
 
-import os
-import runpy
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import Launch, Word
-from entrypoint.backends._common import django_command, no_app
+from entrypoint.backends import Launch
+from entrypoint.backends._common import django_command, no_app, run_by, run_django_command
 from entrypoint.logs import options
 from entrypoint.settings.config import Process
 
@@ -29,32 +27,16 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     """JSON: `python -m entrypoint.backends.django_q2` in place of `python`, the rest of the command unchanged."""
     if not options.enabled(env):
         return None
-    runner = [Word("-m", "JSON logs runner"), Word(__name__, "JSON logs runner (the qcluster command, logging JSON)")]
-    return launch._replace(words=[launch.words[0], *runner, *launch.words[1:]])
+    return run_by(launch, __name__, "JSON logs runner (the qcluster command, logging JSON)")
 
 
 def run(args: list[str]) -> None:
-    """`manage.py ARGS` (run as Python runs it) or `-m django ARGS`, with the root logger JSON before and after
-    django.setup()."""
-    import django
-
+    """The command, with the root logger JSON before and after django.setup()."""
     from entrypoint.logs import jsonlog
 
     jsonlog.configure()
-    setup = django.setup
-
-    def setup_then_json(*given: object, **named: object) -> None:
-        setup(*given, **named)  # type: ignore[arg-type]
-        jsonlog.configure()  # the project's LOGGING is applied: its plain console handlers JSON
-
-    django.setup = setup_then_json  # type: ignore[assignment]
-    if args[:2] == ["-m", "django"]:
-        sys.argv = ["django", *args[2:]]
-        runpy.run_module("django", run_name="__main__", alter_sys=True)
-    else:
-        sys.argv = list(args)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))  # as `python manage.py` puts its folder first
-        runpy.run_path(args[0], run_name="__main__")
+    # The project's LOGGING is applied by then: its plain console handlers JSON.
+    run_django_command(args, jsonlog.configure)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Celery's Flower, a web process: `celery --app=APP flower --address=0.0.0.0 --port=$PORT [ARGS] [EXTRA]`.
-APP defaults to the Django project package, as for the celery backends. It serves HTTP, so it is a web
+APP defaults to the project's Celery module, found as for the celery backends. It serves HTTP, so it is a web
 process (port check, `prod-entry healthcheck` over HTTP: Flower answers /healthcheck), but not a WSGI or ASGI
 app: there is no warmup to run."""
 
@@ -10,18 +10,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, process_var, program, user_words
+from entrypoint.backends import WEB, Launch, Setting, Word, extra_words, port, program, user_words
+from entrypoint.backends.celery import locate_app
 from entrypoint.logs import options
 from entrypoint.settings import argv
 from entrypoint.settings.config import Process
-from entrypoint.settings.django_settings import project_package
 
 CONFIG_FILE = "flowerconfig.py"  # Flower's default --conf
 
 
 def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
-    app = process.app or project_package(env, process_var(process, "APP"))
-    app_origin = process.origins.get("app", "derived from DJANGO_SETTINGS_MODULE")
+    app, app_origin = locate_app(process, env)
     given = user_words(process) + extra_words(extra)
     texts = [w.text for w in given]
     # Flower's own sources, lowest first: FLOWER_<OPTION> variables, its config file, its command line.
@@ -42,7 +41,7 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     bind = (address or "0.0.0.0", int(number)) if number.isdigit() else None
     words = [Word(program("celery"), "backend flower"), Word(f"--app={app}", app_origin),
              Word("flower", "backend flower"), *defaults, *given]
-    return Launch(words, WEB, None, None, bind, settings=shown)
+    return Launch(words, WEB, None, None, bind, settings=shown, app_origin=app_origin)
 
 
 def config_names(path: str) -> dict[str, str]:

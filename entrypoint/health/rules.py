@@ -113,13 +113,15 @@ def warmup_checks(process: Process | None, env: Mapping[str, str]) -> list[Check
     return checks
 
 
-def seconds(process: Process | None, env: Mapping[str, str], key: str, default: float) -> float:
+def seconds(process: Process | None, env: Mapping[str, str], key: str, default: float, zero: bool = False) -> float:
+    """The setting as seconds, above 0 (at least 0 with `zero`, for a setting whose 0 turns something off)."""
     text = get(process, env, key)
     if text is None or not text.strip():
         return default
-    value = units.seconds(text)
+    value = units.seconds(text, zero)
     if value is None:
-        raise ConfigError(f"{setting_name(process, key)}={text!r} is not a number of seconds: write e.g. 30")
+        raise ConfigError(f"{setting_name(process, key)}={text!r} is not a number of seconds: write e.g. 30"
+                          + (" (or 0)" if zero else ""))
     return value
 
 

@@ -27,6 +27,8 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     "HEARTBEAT_MAX_AGE", "HEALTHCHECK_COMMAND",
     # the warmup's deep checks (health/deep.py)
     "CHECK_DATABASES", "CHECK_CACHES", "CHECK_MIGRATIONS",
+    # a Celery process's broker check (backends/celery.py)
+    "BROKER_TIMEOUT",
     # release steps (release/steps.py)
     "BEFORE_LOCK_TIMEOUT",
     # request headers, or the secret file holding them (read by read_secret_files)

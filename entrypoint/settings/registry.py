@@ -84,6 +84,7 @@ class Launch(NamedTuple):
     settings: tuple[Setting, ...] = ()  # settings in effect that argv does not show (config file, environment)
     lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
     factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
+    app_origin: str | None = None  # where a backend that looked for the app found it, for `prod-entry show`
 
     @property
     def argv(self) -> list[str]:

@@ -623,8 +623,9 @@ def preflight(process: Process, env: Mapping[str, str], launch: Launch, log: Cal
 
 def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],
           port_check: bool = True) -> None:
-    """The checks before anything runs: port check (web) and wait-for (any kind). Raises ConfigError,
-    WaitTimeout or Stopped."""
+    """The checks before anything runs: port check (web), wait-for (any kind), then the backend's own check of
+    its app (a `check_app(process, env, launch, log)` adapter: a Celery app imports and reaches its broker).
+    Raises ConfigError, WaitTimeout, WarmupError or Stopped."""
     from entrypoint.release import waitfor
 
     if port_check and process is not None and launch.kind == WEB and rules.flag(process, env, "PORT_CHECK", True):
@@ -633,6 +634,10 @@ def gates(process: Process | None, env: Mapping[str, str], launch: Launch, log: 
                                 "its origin")
     with stoppable("wait-for"):
         waitfor.wait(process, env, log)
+    check_app = registry.adapter(launch, "check_app") if process is not None else None
+    if check_app:
+        with stoppable("the app check"):
+            check_app(process, env, launch, log)
 
 
 def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch, log: Callable[[str], None],

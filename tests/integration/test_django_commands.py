@@ -69,8 +69,9 @@ def test_prod_entry_list_and_show_read_production_processes() -> None:
     assert listed.returncode == 0, describe(listed)
     assert "worker        celery-worker  settings PRODUCTION_PROCESSES['worker']" in listed.stdout, describe(listed)
     shown = run(["show", "worker"], prodserver_env(), cwd=EXAMPLE)
-    assert "--app=example.celery:app" in shown.stdout and "settings PRODUCTION_PROCESSES['worker']['APP']" \
-        in shown.stdout, describe(shown)
+    assert "app:     example.celery:app  (settings PRODUCTION_PROCESSES['worker']['APP'])" in shown.stdout, \
+        describe(shown)
+    assert "--app=entrypoint.backends.celery:app" in shown.stdout, describe(shown)  # the heartbeat's wrapper
 
 
 def test_environment_definitions_win_over_settings() -> None:
@@ -125,5 +126,7 @@ def test_manage_py_worker_without_a_name_runs_the_first_worker(redis_url: str) -
         wait_until(lambda: " ready." in worker.output() or not worker.running(), 60, what="celery to be ready")
         assert worker.running(), worker.output()
         argv = cmdline(worker.pid or 0)
-        assert "--app=example.celery:app" in argv and "--pool=solo" in argv, argv
+        assert "--app=entrypoint.backends.celery:app" in argv and "--pool=solo" in argv, argv
+        with open(f"/proc/{worker.pid}/environ", "rb") as f:  # what the wrapper serves
+            assert b"PROD_ENTRY_CELERY_APP=example.celery:app\0" in f.read()
     assert worker.returncode == 0 and worker.graceful, worker.output()  # celery's warm shutdown on TERM

@@ -68,15 +68,18 @@ def test_the_prodserver_settings_file_unchanged_gives_django_prodservers_argv() 
     assert after_program(wsgi["prod_entry"], "uvicorn") == ["--host=0.0.0.0", "--interface=wsgi", "--port=8002",
                                                             "example.wsgi:application"]
     # celery: django-prodserver runs app.start(["worker", *ARGS]) on the APP it imports; prod-entry execs the
-    # celery CLI with that app. Difference: --loglevel=INFO unless ARGS set a level (celery's WARNING default
-    # hides its own start-up lines).
-    for name, command in (("worker", "worker"), ("beat", "beat")):
+    # celery CLI with that app. Differences: --loglevel=INFO unless ARGS set a level (celery's WARNING default
+    # hides its own start-up lines); the worker's app is served through prod-entry's --app wrapper, which adds
+    # the heartbeat (run.resolve's Launch.app, exported for the wrapper, is the same APP).
+    for name, command, app in (("worker", "worker", "entrypoint.backends.celery:app"),
+                               ("beat", "beat", "example.celery:app")):
         entry = result[name]
-        assert after_program(entry["prod_entry"], "celery") == ["--app=example.celery:app", command, "--loglevel=INFO",
+        assert after_program(entry["prod_entry"], "celery") == [f"--app={app}", command, "--loglevel=INFO",
                                                                  *entry["prodserver"]]
     # django-tasks: call_command("db_worker", *ARGS) in-process; prod-entry execs manage.py db_worker.
     tasks = result["tasks"]
-    assert tasks["prod_entry"][1:] == ["manage.py", "db_worker", *tasks["prodserver"]]
+    assert tasks["prod_entry"][1:] == ["-m", "entrypoint.backends.django_tasks", "manage.py", "db_worker",
+                                       *tasks["prodserver"]]
 
 
 @pytest.mark.parametrize("args, prodserver_words, prod_entry_words", [

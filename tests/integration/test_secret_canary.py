@@ -57,6 +57,9 @@ FAILURES = [
     ({"PROD_ENTRY_PROCESS_X": CANARY, "PROD_ENTRY_DEBUG": "1"}, ["x"]),
     # warmup failure (a view that raises) with the full traceback asked for
     ({"PROD_ENTRY_HEALTHCHECK_URL": "/boom", "PROD_ENTRY_DEBUG": "1"}, ["check"]),
+    # a Celery worker whose broker (its URL holding the canary) is down: the check's line names the URL
+    ({"PROD_ENTRY_BROKER_TIMEOUT": "1", "PROD_ENTRY_DEBUG": "1"}, ["check", "q"]),
+    ({"PROD_ENTRY_BROKER_TIMEOUT": "1"}, ["q"]),
     # the run path up to exec, with debug logging of the argv
     ({"PROD_ENTRY_PROCESS_ECHO": "command", "PROD_ENTRY_PROCESS_ECHO_ARGS": f"true --token={CANARY}"}, ["echo"]),
 ]

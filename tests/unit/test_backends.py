@@ -106,23 +106,62 @@ def test_uvicorn_unix_socket_has_no_bind():
 def test_celery_worker_and_beat():
     env = {**DJANGO, "PROD_ENTRY_PROCESS_WORKER": "celery-worker", "PROD_ENTRY_PROCESS_BEAT": "celery_beat",
            "PROD_ENTRY_PROCESS_WORKER_ARGS": '{"pool": "solo", "Q": ["a", "b"]}'}
-    assert tail(plan(env, "worker")) == ["--app=example", "worker", "--loglevel=INFO", "--pool=solo",
-                                         "-Q", "a", "-Q", "b"]
-    assert tail(plan(env, "beat", ["-l", "DEBUG"])) == ["--app=example", "beat", "-l", "DEBUG"]
-    assert plan(env, "worker").kind == "worker"
+    # The worker is served through prod-entry's --app wrapper (the heartbeat); beat is not.
+    worker = plan(env, "worker")
+    assert tail(worker) == ["--app=entrypoint.backends.celery:app", "worker", "--loglevel=INFO", "--pool=solo",
+                            "-Q", "a", "-Q", "b"]
+    assert (worker.kind, worker.app) == ("worker", "example.celery")
+    assert worker.app_origin.startswith("found example/celery.py in DJANGO_SETTINGS_MODULE's package")
+    assert tail(plan(env, "beat", ["-l", "DEBUG"])) == ["--app=example.celery", "beat", "-l", "DEBUG"]
+    given = plan({**env, "PROD_ENTRY_PROCESS_BEAT_APP": "proj.tasks:app"}, "beat")
+    assert tail(given)[0] == "--app=proj.tasks:app" and given.app_origin == "env PROD_ENTRY_PROCESS_BEAT_APP"
+
+
+CELERY_APP = "import celery\napp = celery.Celery('shopx')\n"
+
+
+@pytest.mark.parametrize(("files", "found"), [
+    ({"celery_app.py": CELERY_APP}, "shopx.celery_app"),  # pretix
+    ({"celery.py": CELERY_APP}, "shopx.celery"),  # Celery's documented layout
+    ({"celery.py": CELERY_APP, "celery_app.py": CELERY_APP}, "shopx.celery"),
+    ({"celery/__init__.py": CELERY_APP}, "shopx.celery"),
+])
+def test_the_celery_app_is_found_on_disk_not_imported(files, found, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, text in {"__init__.py": "raise RuntimeError('imported')\n", **files}.items():
+        (tmp_path / "shopx" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shopx" / name).write_text(text)
+    launch = plan({"DJANGO_SETTINGS_MODULE": "shopx.settings", "PROD_ENTRY_PROCESS_WORKER": "celery-worker"}, "worker")
+    assert launch.app == found and "shopx" not in sys.modules
+
+
+def test_no_celery_app_module_names_what_was_tried(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shopx").mkdir()
+    (tmp_path / "shopx" / "__init__.py").write_text("")
+    env = {"DJANGO_SETTINGS_MODULE": "shopx.settings", "PROD_ENTRY_PROCESS_WORKER": "celery-worker"}
+    with pytest.raises(ConfigError, match=r"no Celery app module was found: tried shopx.celery and shopx.celery_app: "
+                                          r"set PROD_ENTRY_PROCESS_WORKER_APP"):
+        plan(env, "worker")
+    with pytest.raises(ConfigError, match=r"the package nopkg itself is not found"):
+        plan({**env, "DJANGO_SETTINGS_MODULE": "nopkg.settings"}, "worker")
 
 
 def test_django_commands_use_manage_py_here():
     env = {**DJANGO, "PROD_ENTRY_PROCESS_TASKS": "django-tasks", "PROD_ENTRY_PROCESS_HUEY": "huey"}
     assert plan(env, "manage", ["migrate", "--noinput"]).argv == [sys.executable, "manage.py", "migrate",
                                                                   "--noinput"]
-    assert plan(env, "tasks").argv == [sys.executable, "manage.py", "db_worker"]
-    assert plan(env, "huey").argv == [sys.executable, "manage.py", "run_huey"]
+    # Run by prod-entry's module, which installs the heartbeat once Django is set up.
+    assert plan(env, "tasks").argv == [sys.executable, "-m", "entrypoint.backends.django_tasks", "manage.py",
+                                       "db_worker"]
+    assert plan(env, "huey").argv == [sys.executable, "-m", "entrypoint.backends.huey", "manage.py", "run_huey"]
 
 
 def test_django_commands_without_manage_py(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert plan(DJANGO, "manage", ["check"]).argv == [sys.executable, "-m", "django", "check"]
+    assert plan({**DJANGO, "PROD_ENTRY_PROCESS_HUEY": "huey"}, "huey").argv == \
+        [sys.executable, "-m", "entrypoint.backends.huey", "-m", "django", "run_huey"]
 
 
 # --- waitress, uwsgi, django-q2, flower ---------------------------------------------------------------------
@@ -215,7 +254,7 @@ FLOWER = {**DJANGO, "PROD_ENTRY_PROCESS_FLOWER": "flower"}
 
 def test_flower_is_a_web_process_with_no_app_to_warm_up():
     launch = plan({**FLOWER, "PORT": "5600"}, "flower", ["--basic-auth=u:p"])
-    assert tail(launch) == ["--app=example", "flower", "--address=0.0.0.0", "--port=5600", "--basic-auth=u:p"]
+    assert tail(launch) == ["--app=example.celery", "flower", "--address=0.0.0.0", "--port=5600", "--basic-auth=u:p"]
     assert (launch.kind, launch.app, launch.bind) == ("web", None, ("0.0.0.0", 5600))
 
 

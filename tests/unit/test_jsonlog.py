@@ -127,7 +127,7 @@ def test_uvicorn_words() -> None:
 @pytest.mark.usefixtures("in_example")
 def test_celery_words() -> None:
     env = {**DJANGO, "PROD_ENTRY_PROCESS_WORKER": "celery-worker"}
-    assert wired(env, "worker")[:2] == ["--app=example", "worker"]
+    assert wired(env, "worker")[:2] == ["--app=entrypoint.backends.celery:app", "worker"]  # the heartbeat's wrapper
     assert wired({**env, "PROD_ENTRY_LOG_FORMAT": "json"}, "worker")[:3] == \
         ["--app=entrypoint.backends.celery:app", "--quiet", "worker"]
 
@@ -164,9 +164,9 @@ def test_hypercorn_granian_daphne_uwsgi_words() -> None:
 @pytest.mark.usefixtures("in_example")
 def test_flower_and_django_q2_runner_words() -> None:
     flower = {**DJANGO, "PROD_ENTRY_PROCESS_FLOWER": "flower"}
-    assert wired(flower, "flower")[:2] == ["--app=example", "flower"]  # text: celery's own CLI, unchanged
+    assert wired(flower, "flower")[:2] == ["--app=example.celery", "flower"]  # text: celery's own CLI, unchanged
     assert wired({**flower, "PROD_ENTRY_LOG_FORMAT": "json"}, "flower")[:4] == \
-        ["-m", "entrypoint.backends.flower", "--app=example", "flower"]
+        ["-m", "entrypoint.backends.flower", "--app=example.celery", "flower"]
     tasks = {**DJANGO, "PROD_ENTRY_PROCESS_TASKS": "django-q2"}
     assert wired(tasks, "tasks") == ["manage.py", "qcluster"]
     assert wired({**tasks, "PROD_ENTRY_LOG_FORMAT": "json"}, "tasks") == \

@@ -1,7 +1,9 @@
 """A liveness heartbeat for Celery workers, which serve no HTTP: the worker touches a file on its own timer,
 and `prod-entry healthcheck worker --file PATH --max-age SECONDS` checks that the file is fresh.
 
-In the module that creates your Celery app:
+prod-entry installs it itself: it serves the worker through its --app wrapper (entrypoint/backends/celery.py),
+which calls install() in the worker's process. A worker started without prod-entry needs, in the module that
+creates the Celery app:
 
     from entrypoint.health.heartbeats import celery
     celery.install()

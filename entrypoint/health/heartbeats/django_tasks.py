@@ -1,6 +1,8 @@
 """django-tasks' database worker (`db_worker`, from django-tasks-db): `install()` makes the worker touch
 prod-entry's heartbeat file every time its loop looks for a ready task (every `--interval`, default 1 s, when
-idle). Call it in an AppConfig.ready():
+idle). prod-entry calls it itself: the django-tasks backend runs `db_worker` through
+entrypoint/backends/django_tasks.py, which installs it once Django is set up. A worker started without prod-entry
+needs it in an AppConfig.ready():
 
     from entrypoint.health.heartbeats import django_tasks
     django_tasks.install()

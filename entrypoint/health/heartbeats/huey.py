@@ -1,7 +1,9 @@
 """huey: `install(huey)` makes each of the consumer's workers touch prod-entry's heartbeat file every time it
 asks the queue for work (at least every second with Redis' blocking reads, every few seconds otherwise).
 
-Call it where your Huey instance is known, e.g. in an AppConfig.ready():
+prod-entry calls it itself: the huey backend runs `run_huey` through entrypoint/backends/huey.py, which installs it
+on djhuey's HUEY once Django is set up. A consumer started without prod-entry needs it where the Huey instance
+is known, e.g. in an AppConfig.ready():
 
     from huey.contrib.djhuey import HUEY
     from entrypoint.health.heartbeats import huey

@@ -35,6 +35,17 @@ class HeartbeatMixin:
             self._pulse.stop()
         super().teardown()  # type: ignore[misc]
 
+    def unsubscribe(self) -> None:
+        """rq's unsubscribe (at the end of every stop) sends UNSUBSCRIBE, then stops its pubsub thread, whose loop
+        waits in get_message(timeout=60). A thread that has read the UNSUBSCRIBE reply before its stop flag is
+        raised waits there for a new subscription, and redis-py 8's stop() joins it without a bound: an idle
+        worker took up to 60 s to leave after TERM, past `docker stop`'s grace. Raising the flag first (what
+        stop() does first; the attribute is its Event in every redis-py) makes that reply end the thread's loop."""
+        thread = getattr(self, "pubsub_thread", None)
+        if thread is not None:
+            thread._running.clear()
+        super().unsubscribe()  # type: ignore[misc]
+
 
 class Worker(HeartbeatMixin, rq.Worker):
     pass

@@ -17,7 +17,8 @@ from entrypoint.logs import options
 from entrypoint.settings import argv
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import project_package
-from entrypoint.settings.errors import ConfigError, WarmupError, describe
+from entrypoint.settings.error_lines import describe
+from entrypoint.settings.errors import ConfigError, WarmupError
 from entrypoint.settings.secrets import mask_urls
 
 # The worker keeps a heartbeat file fresh through the wrapper; beat has no loop prod-entry hooks into, so it is

@@ -157,6 +157,10 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             widths = [max(len(row[i]) for row in rows) for i in range(2)]
             for setting, value, origin in rows:
                 click.echo(f"  {setting:<{widths[0]}} {value:<{widths[1]}}  {origin}")
+        if resolved.launch.sizing:
+            click.echo("sizing:")
+            for count in resolved.launch.sizing:
+                click.echo(f"  {count.name}: {count.value}  ({count.origin})")
         if resolved.steps:
             from entrypoint.release import steps
 

@@ -7,11 +7,27 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from entrypoint.backends import HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program, user_words
+from entrypoint.backends import (
+    HEARTBEAT,
+    NAMED,
+    WORKER,
+    Default,
+    Given,
+    Launch,
+    Setting,
+    Word,
+    defaults,
+    extra_words,
+    given_in_env,
+    given_in_words,
+    process_var,
+    program,
+    user_words,
+)
 from entrypoint.logs import options
-from entrypoint.settings import argv
+from entrypoint.settings import argv, sizing
 from entrypoint.settings.config import Process
-from entrypoint.settings.django_settings import project_package
+from entrypoint.settings.django_settings import project_package, settings_module
 
 # The worker keeps a heartbeat file fresh once its app calls celery_heartbeat.install(); beat has no loop
 # prod-entry hooks into, so it is probed only as the user names.
@@ -23,13 +39,19 @@ def _build(command: str, process: Process, env: Mapping[str, str], extra: Sequen
     app = process.app or project_package(env, process_var(process, "APP"))
     app_origin = process.origins.get("app", "derived from DJANGO_SETTINGS_MODULE")
     given = user_words(process) + extra_words(extra)
-    defaults = []
+    added = []
     # Celery's default level is WARNING, which hides even the worker's start-up banner lines in a container.
     if not argv.mentions([w.text for w in given], "--loglevel", "-l"):
-        defaults.append(Word("--loglevel=INFO", "default"))
+        added.append(Word("--loglevel=INFO", "default"))
+    counts: list[Setting] = []
+    if command == "worker":
+        settings = given_settings(env, given)
+        counts = concurrency(process, env, settings)
+        added += defaults(settings, [Default(c.name, (f"--concurrency={c.value}",), "sizing (below)", ("autoscale",))
+                                     for c in counts])
     words = [Word(program("celery"), f"backend {process.backend}"), Word(f"--app={app}", app_origin),
-             Word(command, f"backend {process.backend}"), *defaults, *given]
-    return Launch(words, WORKER, app)
+             Word(command, f"backend {process.backend}"), *added, *given]
+    return Launch(words, WORKER, app, sizing=tuple(counts))
 
 
 def build_worker(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -38,6 +60,43 @@ def build_worker(process: Process, env: Mapping[str, str], extra: Sequence[str])
 
 def build_beat(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
     return _build("beat", process, env, extra)
+
+
+# --- sizing: --concurrency of the prefork pool (settings/sizing.py: one child per CPU, as many as the memory fits)
+
+OPTIONS = {"concurrency": ("--concurrency", "-c"), "pool": ("--pool", "-P"), "autoscale": ("--autoscale",)}
+# The names a Django project gives them in its settings (Celery's documented CELERY_ namespace, and the old names).
+DJANGO_SETTINGS = {"concurrency": ("CELERY_WORKER_CONCURRENCY", "CELERYD_CONCURRENCY"),
+                   "pool": ("CELERY_WORKER_POOL", "CELERYD_POOL")}
+PREFORK = ("prefork", "processes")
+
+
+def concurrency(process: Process, env: Mapping[str, str], given: Given) -> list[Setting]:
+    """--concurrency for the prefork pool: the user's where they set it (or --autoscale, which replaces it), else
+    sized. A pool without processes (threads, gevent, eventlet, solo) keeps Celery's own rule."""
+    if "pool" in given and given["pool"].value.lower() not in PREFORK:
+        return []
+    if "autoscale" in given:
+        return [sizing.yours(given["autoscale"])]
+    count = sizing.count(process, env, "concurrency", given.get("concurrency"), per_cpu=True, unit="child")
+    return [count] if count else []
+
+
+def given_settings(env: Mapping[str, str], words: Sequence[Word]) -> Given:
+    """What the user set, lowest precedence first: the Django settings module, the environment, argv. Celery reads
+    CELERY_WORKER_CONCURRENCY / CELERY_WORKER_POOL itself (its click options' CELERY_ prefix); it never reads
+    CELERYD_CONCURRENCY from the environment, but a project that sets it passes it to its settings, and means a
+    count. Not read: worker_concurrency set in the app's own module or a celeryconfig."""
+    found: Given = {}
+    if env.get("DJANGO_SETTINGS_MODULE", "").strip():
+        module = settings_module(env, "the Celery worker's concurrency")
+        for name, names in DJANGO_SETTINGS.items():
+            for setting in names:
+                if getattr(module, setting, None) not in (None, ""):
+                    found[name] = Setting(name, (str(getattr(module, setting)),), f"{module.__name__}.{setting}")
+    return {**found, **given_in_env(env, {"concurrency": "CELERYD_CONCURRENCY"}),
+            **given_in_env(env, {"concurrency": "CELERY_WORKER_CONCURRENCY", "pool": "CELERY_WORKER_POOL"}),
+            **given_in_words(words, OPTIONS)}
 
 
 # --- logs: JSON through an --app wrapper --------------------------------------------------------------------

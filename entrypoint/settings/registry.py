@@ -84,6 +84,9 @@ class Launch(NamedTuple):
     settings: tuple[Setting, ...] = ()  # settings in effect that argv does not show (config file, environment)
     lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
     factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
+    # The process counts (workers, threads, concurrency) and why: auto-sized, PROD_ENTRY_CONCURRENCY, or the
+    # user's own setting that won (settings/sizing.py); `show` prints them and the start logs them.
+    sizing: tuple[Setting, ...] = ()
 
     @property
     def argv(self) -> list[str]:

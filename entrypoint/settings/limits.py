@@ -16,7 +16,8 @@ cgroup namespace every path is `/`; without one (Docker on cgroup v1) /proc/self
 Kubernetes "requests but no limits" set no quota and no memory limit: give the requests through the downward API
 (env `valueFrom.resourceFieldRef`, resource `requests.cpu` / `requests.memory`) as PROD_ENTRY_CPU_REQUEST and
 PROD_ENTRY_MEMORY_REQUEST. Both take Kubernetes quantities (`500m`, `0.5`, `2`; `128Mi`, `1G`, bytes); with the
-default divisor Kubernetes writes CPUs rounded up to a whole core and memory in bytes.
+default divisor Kubernetes writes CPUs rounded up to a whole core and memory in bytes, and 0 where the container
+requests nothing (read as no request).
 
 Pure but for reading files under `root` (a fake /sys and /proc tree in the unit tests) and the affinity mask.
 """
@@ -191,10 +192,11 @@ def request(env: Mapping[str, str], var: str, parse: Callable[[str], float | Non
     if not value:
         return None
     parsed = parse(value)
-    if parsed is None or not 0 < parsed < float("inf"):
+    if parsed is None or not 0 <= parsed < float("inf"):
         example = "500m, 0.5 or 2" if var == CPU_REQUEST_VAR else "512Mi, 1Gi or a number of bytes"
-        raise ConfigError(f"{var}={value!r} is not a Kubernetes quantity above 0: write e.g. {example}, or unset it")
-    return parsed, var
+        raise ConfigError(f"{var}={value!r} is not a Kubernetes quantity: write e.g. {example}, or unset it")
+    # resourceFieldRef writes 0 for a container that requests nothing.
+    return (parsed, var) if parsed else None
 
 
 def cpu_quantity(value: str) -> float | None:

@@ -123,7 +123,12 @@ def test_kubernetes_requests_stand_in_only_for_missing_limits(tmp_path):
     assert read(limited, requests)[::2] == (1.0, 512 * MiB)
 
 
-@pytest.mark.parametrize("var, value", [("PROD_ENTRY_CPU_REQUEST", "half"), ("PROD_ENTRY_CPU_REQUEST", "0"),
+def test_a_request_of_0_is_none_as_resourcefieldref_writes_it_for_a_container_that_requests_nothing(tmp_path):
+    found = read(tree(tmp_path, {}), {"PROD_ENTRY_CPU_REQUEST": "0", "PROD_ENTRY_MEMORY_REQUEST": "0"}, affinity=2)
+    assert found == limits.Limits(2.0, "affinity", HOST_MEMORY, "/proc/meminfo MemTotal")
+
+
+@pytest.mark.parametrize("var, value", [("PROD_ENTRY_CPU_REQUEST", "half"), ("PROD_ENTRY_CPU_REQUEST", "-1"),
                                         ("PROD_ENTRY_MEMORY_REQUEST", "128MB"), ("PROD_ENTRY_MEMORY_REQUEST", "-1Gi")])
 def test_a_request_that_is_no_quantity_is_a_configuration_error(tmp_path, var, value):
     with pytest.raises(ConfigError, match=f"{var}='{value}' is not a Kubernetes quantity"):

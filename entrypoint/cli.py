@@ -49,6 +49,8 @@ Settings:
   PROD_ENTRY_SECRET_FILES          more X whose X_FILE is read (0: none); by default
                                    *PASSWORD*, *SECRET*, *_URL, *_DSN
   PROD_ENTRY_CHECK_DEPLOY=1        Django's check --deploy before a web process starts
+  PROD_ENTRY_CONCURRENCY           auto (default: gunicorn workers, celery --concurrency from
+                                   the CPU and memory limits), off, or a number; yours win
 \b
 As PID 1 (read from the real environment only, never from .env):
   PROD_ENTRY_INIT                  auto (supervise only as PID 1, default), always, never
@@ -161,6 +163,10 @@ def show_command(traceback: bool, name: str | None, extra: Sequence[str]) -> Non
             widths = [max(len(row[i]) for row in rows) for i in range(2)]
             for setting, value, origin in rows:
                 click.echo(f"  {setting:<{widths[0]}} {value:<{widths[1]}}  {origin}")
+        if resolved.launch.sizing:
+            click.echo("sizing:")
+            for count in resolved.launch.sizing:
+                click.echo(f"  {count.name}: {count.value}  ({count.origin})")
         if resolved.steps:
             from entrypoint.release import steps
 

@@ -13,7 +13,7 @@ from entrypoint.init.execute import exec_argv, locate
 from entrypoint.init.supervisor import INIT_SETTINGS
 from entrypoint.logs import log, servers
 from entrypoint.release import deploy_check, steps
-from entrypoint.settings import config, prodserver, registry
+from entrypoint.settings import config, prodserver, registry, sizing
 from entrypoint.settings.config import Environment, Process
 from entrypoint.settings.errors import ConfigError, EntrypointError, ExecError
 from entrypoint.settings.error_lines import describe
@@ -133,6 +133,12 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
     migrates = not starting and "migrate" in commands
     gate.before_exec(resolved.process, env, resolved.launch, logger.info, starting,
                      () if starting else commands, migrations=not migrates)
+    # Once everything before exec has passed: a start that fails says only why.
+    for count in resolved.launch.sizing:
+        logger.info(f"{count.name}: {count.value} ({count.origin})")
+    cpu_count = sizing.python_cpu_count(resolved.process, env)
+    if cpu_count:
+        os.environ[sizing.CPU_COUNT_VAR] = cpu_count  # for the exec'd program: Python 3.13+ reads it
     servers.prepare(resolved.process, env, resolved.launch)
     return not_found
 

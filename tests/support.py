@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,16 +50,19 @@ def describe(proc: subprocess.CompletedProcess) -> str:
 
 
 # What a server prints before it calls the warmup prod-entry hands over to it (gunicorn's master logs its
-# banner before on_starting): the only line a failed start may print before its error line.
+# banner before on_starting), and prod-entry's line with the process counts it chose or found (workers: 3
+# (auto: ...)): the only lines a failed start may print before its error line.
 SERVER_BANNERS = ("Starting gunicorn ",)
+SIZING_LINE = re.compile(r"\b(workers|threads|concurrency|autoscale): [\d,]+ \(")
 
 
 def one_error_line(proc: subprocess.CompletedProcess, prefix: str = "prod-entry: error: ") -> str:
-    """The error line of a failed run, asserting it is the only line but for a server's start-up banner, and
-    that no traceback was printed."""
+    """The error line of a failed run, asserting it is the only line but for a server's start-up banner and the
+    sizing line, and that no traceback was printed."""
     lines = proc.stderr.strip().splitlines()
     assert lines and lines[-1].startswith(prefix), describe(proc)
-    assert all(any(banner in line for banner in SERVER_BANNERS) for line in lines[:-1]), describe(proc)
+    assert all(any(banner in line for banner in SERVER_BANNERS) or SIZING_LINE.search(line)
+               for line in lines[:-1]), describe(proc)
     assert "Traceback" not in proc.stderr, describe(proc)
     return lines[-1]
 

@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from entrypoint.backends import HEARTBEAT, NAMED, WORKER, Launch, Word, extra_words, process_var, program, user_words
+from entrypoint.backends import (HEARTBEAT, NAMED, WORKER, Given, Launch, Setting, Word, extra_words,
+                                 given_in_env, given_in_words, process_var, program, user_words)
 from entrypoint.health import rules
 from entrypoint.logs import options
-from entrypoint.settings import argv
+from entrypoint.settings import argv, sizing
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import project_package
 from entrypoint.settings.error_lines import describe
@@ -62,16 +63,20 @@ def locate_app(process: Process, env: Mapping[str, str]) -> tuple[str, str]:
 def _build(command: str, process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
     app, app_origin = locate_app(process, env)
     given = user_words(process) + extra_words(extra)
-    defaults = []
+    added = []
     # Celery's default level is WARNING, which hides even the worker's start-up banner lines in a container.
     if not argv.mentions([w.text for w in given], "--loglevel", "-l"):
-        defaults.append(Word("--loglevel=INFO", "default"))
+        added.append(Word("--loglevel=INFO", "default"))
+    counts: list[Setting] = []
     app_word = Word(f"--app={app}", app_origin)
     if command == "worker":
         app_word = Word(f"--app={WRAPPER}", f"prod-entry's wrapper (the heartbeat) serving {app} ({app_origin})")
+        # The count is not a word: the wrapper gives it to the app inside the worker, where the app's own
+        # configuration (Django settings, a celeryconfig, its module) is known and wins (see `app` below).
+        counts = concurrency(process, env, given_settings(env, given))
     words = [Word(program("celery"), f"backend {process.backend}"), app_word,
-             Word(command, f"backend {process.backend}"), *defaults, *given]
-    return Launch(words, WORKER, app, app_origin=app_origin)
+             Word(command, f"backend {process.backend}"), *added, *given]
+    return Launch(words, WORKER, app, app_origin=app_origin, sizing=tuple(counts))
 
 
 def build_worker(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
@@ -80,6 +85,40 @@ def build_worker(process: Process, env: Mapping[str, str], extra: Sequence[str])
 
 def build_beat(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Launch:
     return _build("beat", process, env, extra)
+
+
+# --- sizing: --concurrency of the prefork pool (settings/sizing.py: one child per CPU, as many as the memory fits)
+
+OPTIONS = {"concurrency": ("--concurrency", "-c"), "pool": ("--pool", "-P"), "autoscale": ("--autoscale",)}
+# The names a Django project gives them in its settings (Celery's documented CELERY_ namespace, and the old names).
+DJANGO_SETTINGS = {"concurrency": ("CELERY_WORKER_CONCURRENCY", "CELERYD_CONCURRENCY"),
+                   "pool": ("CELERY_WORKER_POOL", "CELERYD_POOL")}
+PREFORK = ("prefork", "processes")
+
+
+def concurrency(process: Process, env: Mapping[str, str], given: Given) -> list[Setting]:
+    """--concurrency for the prefork pool: the user's where they set it (or --autoscale, which replaces it), else
+    sized (unless the app's own configuration sets worker_concurrency: the wrapper applies the count only then).
+    A pool without processes (threads, gevent, eventlet, solo) keeps Celery's own rule."""
+    if "pool" in given and given["pool"].value.lower() not in PREFORK:
+        return []
+    if "autoscale" in given:
+        return [sizing.yours(given["autoscale"])]
+    count = sizing.count(process, env, "concurrency", given.get("concurrency"), per_cpu=True, unit="child")
+    if count is None or "concurrency" in given:
+        return [count] if count else []
+    return [count._replace(origin=f"{count.origin}; unless the app's configuration sets worker_concurrency")]
+
+
+def given_settings(env: Mapping[str, str], words: Sequence[Word]) -> Given:
+    """What the user set where planning can see it without importing the project, lowest precedence first: the
+    environment, argv. Celery reads CELERY_WORKER_CONCURRENCY / CELERY_WORKER_POOL itself (its click options'
+    CELERY_ prefix); it never reads CELERYD_CONCURRENCY from the environment, but a project that sets it passes
+    it to its settings, and means a count. The app's own configuration (worker_concurrency in the Django
+    settings, a celeryconfig or its module) is seen inside the worker, by the wrapper, and wins there too."""
+    return {**given_in_env(env, {"concurrency": "CELERYD_CONCURRENCY"}),
+            **given_in_env(env, {"concurrency": "CELERY_WORKER_CONCURRENCY", "pool": "CELERY_WORKER_POOL"}),
+            **given_in_words(words, OPTIONS)}
 
 
 # --- before anything runs: the app imports and its broker answers ---------------------------------------------
@@ -153,10 +192,18 @@ def logs(env: Mapping[str, str], launch: Launch) -> Launch | None:
     return launch._replace(words=words)
 
 
+# The concurrency the wrapper gives the worker's app when its own configuration sets none (sizing).
+CONCURRENCY_VAR = "PROD_ENTRY_CELERY_CONCURRENCY"
+
+
 def prepare_logs(env: Mapping[str, str], launch: Launch) -> None:
-    """Just before exec: the app the wrapper serves (the adapter servers.prepare calls for every backend)."""
+    """Just before exec: the app the wrapper serves and the count it sizes it to (the adapter servers.prepare
+    calls for every backend)."""
     if f"--app={WRAPPER}" in launch.argv and launch.app:
         os.environ[APP_VAR] = launch.app
+    sized = [count for count in launch.sizing if count.name == "concurrency" and "yours" not in count.origin]
+    if sized:
+        os.environ[CONCURRENCY_VAR] = sized[0].value
 
 
 def __getattr__(name: str) -> Any:
@@ -172,6 +219,11 @@ def __getattr__(name: str) -> Any:
     # Connected to worker_ready, which only a worker sends; a no-op when the app's module called install() itself
     # (the same dispatch_uid: its path and interval win).
     heartbeat.install()
+    sized = os.environ.pop(CONCURRENCY_VAR, "")
+    # The prefork pool's size: the app's own worker_concurrency (settings, celeryconfig) wins, as does a
+    # --concurrency on the command line (celery's CLI beats its configuration); else the container's count.
+    if sized.isdigit() and not app.conf.worker_concurrency:
+        app.conf.worker_concurrency = int(sized)
     if options.enabled(os.environ):
         _json_logs(app)
     globals()["app"] = app

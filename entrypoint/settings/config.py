@@ -31,6 +31,8 @@ PER_PROCESS_SETTINGS: tuple[str, ...] = (
     "BROKER_TIMEOUT",
     # release steps (release/steps.py)
     "BEFORE_LOCK_TIMEOUT",
+    # how many processes the server or pool runs (settings/sizing.py)
+    "CONCURRENCY",
     # request headers, or the secret file holding them (read by read_secret_files)
     "WARMUP_HEADERS", "WARMUP_HEADERS_FILE", "HEALTHCHECK_HEADERS", "HEALTHCHECK_HEADERS_FILE",
 )

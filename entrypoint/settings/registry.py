@@ -85,6 +85,9 @@ class Launch(NamedTuple):
     lifespan: bool = True  # an ASGI server that runs the lifespan protocol (daphne does not)
     factory: bool = False  # the app is a factory the server calls (beyond a `--factory` word in argv)
     app_origin: str | None = None  # where a backend that looked for the app found it, for `prod-entry show`
+    # The process counts (workers, threads, concurrency) and why: auto-sized, PROD_ENTRY_CONCURRENCY, or the
+    # user's own setting that won (settings/sizing.py); `show` prints them and the start logs them.
+    sizing: tuple[Setting, ...] = ()
 
     @property
     def argv(self) -> list[str]:

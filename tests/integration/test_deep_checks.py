@@ -211,8 +211,10 @@ def test_a_probe_with_the_host_and_the_process_given_imports_none_of_the_apps_co
         from example.settings import *  # noqa: F403
         pathlib.Path({str(marker)!r}).touch()
         """))
+    # One worker: with the warmup out of the server each worker imports the settings itself, and a worker still
+    # booting after the first one answered would touch the marker after it is removed.
     env = web(DJANGO_SETTINGS_MODULE="marked_settings", PYTHONPATH=f"{tmp_path}:{EXAMPLE}",
-              PROD_ENTRY_PROCESS_WEB="gunicorn", PROD_ENTRY_WARMUP_HOST="localhost")
+              PROD_ENTRY_PROCESS_WEB="gunicorn", PROD_ENTRY_WARMUP_HOST="localhost", PROD_ENTRY_CONCURRENCY="1")
     with spawn(["web"], env, EXAMPLE) as proc:
         wait_http(f"http://127.0.0.1:{env['PORT']}/healthz", 60, proc)
         marker.unlink()

@@ -29,7 +29,7 @@ if definitions is None:  # the settings file's own PRODUCTION_PROCESSES, unchang
     definitions = settings.PRODUCTION_PROCESSES
     ours = {name: run.resolve(name).launch.argv for name in definitions}
 else:
-    ours = {name: plan(p, {"DJANGO_SETTINGS_MODULE": "example.settings"}).argv
+    ours = {name: plan(p, {"DJANGO_SETTINGS_MODULE": "example.settings", "PROD_ENTRY_CONCURRENCY": "off"}).argv
             for name, p in prodserver.from_settings(definitions).items()}
 for name, definition in definitions.items():
     backend = import_string(definition["BACKEND"])(**definition)
@@ -41,9 +41,10 @@ print(json.dumps(out))
 def both(definitions: dict | None, settings: str = "example.settings_prodserver", **env: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(definitions)], cwd=EXAMPLE, capture_output=True,
                           text=True, timeout=60,
-                          # The warmup's hooks and wrapper apps (in the server's process, per worker) are
-                          # prod-entry's own additions to the argv: compare without them.
-                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP="0", **env))
+                          # The warmup's hooks and wrapper apps (in the server's process, per worker) and the
+                          # auto-sized counts are prod-entry's own additions to the argv: compare without them.
+                          env=base_env(DJANGO_SETTINGS_MODULE=settings, PROD_ENTRY_WARMUP="0",
+                                       PROD_ENTRY_CONCURRENCY="off", **env))
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -11,6 +11,7 @@ from entrypoint.settings.config import Environment
 from entrypoint.settings.errors import ConfigError
 
 DJANGO = {"DJANGO_SETTINGS_MODULE": "example.settings"}
+pytestmark = pytest.mark.usefixtures("fixed_limits")  # auto-sized: --workers=3 for gunicorn, --concurrency=1
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,7 @@ def tail(launch):
 def test_gunicorn_zero_config():
     launch = plan(DJANGO, "web")
     assert launch.argv[0].endswith("gunicorn")
-    assert tail(launch) == ["--bind=0.0.0.0:8000", "example.wsgi:application"]
+    assert tail(launch) == ["--bind=0.0.0.0:8000", "--workers=3", "example.wsgi:application"]
     assert (launch.kind, launch.interface, launch.bind) == ("web", "wsgi", ("0.0.0.0", 8000))
 
 
@@ -84,7 +85,7 @@ def test_gunicorn_user_bind_replaces_default(env):
 
 def test_gunicorn_explicit_app_needs_no_django():
     env = {"PROD_ENTRY_PROCESS_API": "gunicorn", "PROD_ENTRY_PROCESS_API_APP": "myapp:app"}
-    assert tail(plan(env, "api")) == ["--bind=0.0.0.0:8000", "myapp:app"]
+    assert tail(plan(env, "api")) == ["--bind=0.0.0.0:8000", "--workers=3", "myapp:app"]
 
 
 def test_uvicorn_asgi_and_wsgi_interface():

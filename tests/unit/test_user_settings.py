@@ -13,6 +13,7 @@ from entrypoint.settings.errors import ConfigError
 GUNICORN = {"PROD_ENTRY_PROCESS_WEB": "gunicorn", "PROD_ENTRY_PROCESS_WEB_APP": "myapp:app"}
 UVICORN = {"PROD_ENTRY_PROCESS_WEB": "uvicorn", "PROD_ENTRY_PROCESS_WEB_APP": "myapp:app"}
 BIND = {"bind": ("--bind", "-b")}
+pytestmark = pytest.mark.usefixtures("fixed_limits")  # auto-sized: --workers=3 where no workers are given
 
 
 def plan(env, extra=()):
@@ -68,7 +69,7 @@ def test_gunicorn_conf_py_replaces_the_default_bind(tmp_path, monkeypatch):
     assert launch.argv[1:] == ["myapp:app"] and launch.bind == ("127.0.0.1", 9001)
     assert [(s.name, s.value, s.origin) for s in launch.settings] == [
         ("config", "gunicorn.conf.py", "gunicorn's default, in the working directory"),
-        ("bind", "unix:/tmp/x.sock 127.0.0.1:9001", "gunicorn.conf.py")]
+        ("bind", "unix:/tmp/x.sock 127.0.0.1:9001", "gunicorn.conf.py"), ("workers", "2", "gunicorn.conf.py")]
 
 
 def test_the_warmup_addresses_the_bind_in_effect(tmp_path, monkeypatch):
@@ -95,7 +96,7 @@ def test_gunicorn_unix_socket_only_has_no_bind_and_no_default(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "gunicorn.conf.py").write_text('bind = "unix:/tmp/x.sock"\n')
     launch = plan(GUNICORN)
-    assert launch.argv[1:] == ["myapp:app"] and launch.bind is None
+    assert launch.argv[1:] == ["--workers=3", "myapp:app"] and launch.bind is None
 
 
 @pytest.mark.parametrize("how", ["ARGS", "GUNICORN_CMD_ARGS"])

@@ -20,6 +20,7 @@ from entrypoint.backends import (
     Word,
     defaults,
     extra_words,
+    given_in_env,
     given_in_words,
     port,
     process_var,
@@ -27,7 +28,7 @@ from entrypoint.backends import (
     user_words,
 )
 from entrypoint.logs import options
-from entrypoint.settings import argv
+from entrypoint.settings import argv, sizing
 from entrypoint.settings.config import Process
 from entrypoint.settings.django_settings import application
 from entrypoint.settings.errors import ConfigError
@@ -35,7 +36,11 @@ from entrypoint.settings.error_lines import describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
 OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",),
-           "asgi_lifespan": ("--asgi-lifespan",)}
+           "asgi_lifespan": ("--asgi-lifespan",), "workers": ("--workers", "-w"), "threads": ("--threads",)}
+# gunicorn's default for --workers, which its config file, GUNICORN_CMD_ARGS and the command line override.
+WORKERS_VAR = "WEB_CONCURRENCY"
+SYNC = ("sync", "gunicorn.workers.sync.SyncWorker")
+GTHREAD = ("gthread", "gunicorn.workers.gthread.ThreadWorker")
 # Switches under which each worker must import the app itself, so the warmup cannot run in the master (see
 # warm_in_server): preload (gunicorn imports the app before any hook, and reports an import error with its
 # traceback) and reload (a restarted worker must read the code anew).
@@ -50,10 +55,12 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     words = user_words(process) + extra_words(extra)
     from_env = cmd_args(env)
     config = config_file(from_env, words)
-    # gunicorn's own precedence, lowest first: its config file, GUNICORN_CMD_ARGS, the command line.
+    # gunicorn's own precedence, lowest first: WEB_CONCURRENCY (the default of --workers), its config file,
+    # GUNICORN_CMD_ARGS, the command line.
     from_file = read_config(config) if config else {}
     from_words = given_in_words(words, OPTIONS)
-    given = {**from_file, **given_in_words(from_env, OPTIONS), **from_words}
+    given = {**given_in_env(env, {"workers": WORKERS_VAR}), **from_file, **given_in_words(from_env, OPTIONS),
+             **from_words}
     if "worker_class" in given:
         _check_worker_class(given["worker_class"].value, given["worker_class"].origin)
     interface = "asgi" if asgi_worker(given) else "wsgi"
@@ -63,7 +70,9 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     # gunicorn's own asgi worker runs the lifespan protocol unless --asgi-lifespan=off; uvicorn's always may.
     lifespan = "asgi_lifespan" not in given or given["asgi_lifespan"].value != "off"
     default_bind = f"0.0.0.0:{port(env)}"
-    added = defaults(given, [Default("bind", (f"--bind={default_bind}",), "default (0.0.0.0 and PORT, else 8000)")])
+    counts = sized(process, env, given)
+    added = defaults(given, [Default("bind", (f"--bind={default_bind}",), "default (0.0.0.0 and PORT, else 8000)"),
+                             *(Default(c.name, (f"--{c.name}={c.value}",), "sizing (below)") for c in counts)])
     bind = given["bind"].values if "bind" in given else (default_bind,)
     # For show: what gunicorn reads beyond argv, the config file first when argv does not name it.
     shown = [setting for name, setting in given.items() if name not in from_words]
@@ -72,7 +81,21 @@ def build(process: Process, env: Mapping[str, str], extra: Sequence[str]) -> Lau
     return Launch([Word(program("gunicorn"), "backend gunicorn"), *added, *user_words(process),
                    Word(app, app_origin), *extra_words(extra)],
                   WEB, app, interface, tcp_bind(bind), settings=tuple(shown), lifespan=lifespan,
-                  warmup_in=WARMUP_IN if master_can_warm(given, from_file, [*from_env, *words]) else None)
+                  warmup_in=WARMUP_IN if master_can_warm(given, from_file, [*from_env, *words]) else None,
+                  sizing=tuple(counts))
+
+
+def sized(process: Process, env: Mapping[str, str], given: Given) -> list[Setting]:
+    """--workers, and --threads for gthread workers: the user's, else sized by settings/sizing.py (2 x CPUs + 1
+    sync workers; one per CPU for workers that serve many requests each)."""
+    kind = (given["worker_class"].value if "worker_class" in given else "sync").removeprefix("egg:gunicorn#")
+    threads = given["threads"].value if "threads" in given else ""
+    # gunicorn runs a sync worker class given more than one thread as gthread.
+    threaded = kind in GTHREAD or (kind in SYNC and threads.isdigit() and int(threads) > 1)
+    workers = sizing.count(process, env, "workers", given.get("workers"), per_cpu=threaded or kind not in SYNC)
+    if workers is None or not threaded:
+        return [workers] if workers else []
+    return [workers, sizing.threads(given.get("threads"), "gthread worker")]
 
 
 def master_can_warm(given: Given, from_file: Given, words: Sequence[Word]) -> bool:

@@ -17,19 +17,8 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from entrypoint.health import rules
-from entrypoint.warmup.gate import (
-    Loaded,
-    Plan,
-    app_output,
-    failed,
-    handed_over,
-    load_phase,
-    passed,
-    request_phase_async,
-    run_checks,
-    starting_lifespan,
-    timed_out,
-)
+from entrypoint.warmup.gate import (Loaded, Plan, app_output, failed, handed_over, load_phase, passed,
+                                    request_phase_async, run_checks, starting_lifespan, timed_out)
 
 if TYPE_CHECKING:
     from entrypoint.warmup.appclient import Lifespan, Target

@@ -7,20 +7,8 @@ import json
 import signal
 
 import pytest
-from support import (
-    EXAMPLE,
-    PROD_ENTRY,
-    Reader,
-    base_env,
-    cmdline,
-    describe,
-    example_env,
-    http_get,
-    proc_status,
-    run,
-    spawn,
-    wait_until,
-)
+from support import (EXAMPLE, PROD_ENTRY, Reader, base_env, cmdline, describe, example_env, http_get, proc_status, run,
+                     spawn, wait_until)
 
 from entrypoint.manager import ManagedProcess
 

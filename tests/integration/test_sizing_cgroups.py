@@ -15,17 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import (
-    EXAMPLE,
-    PROD_ENTRY,
-    Reader,
-    describe,
-    example_env,
-    free_port,
-    spawn,
-    wait_http,
-    wait_until,
-)
+from support import EXAMPLE, PROD_ENTRY, Reader, describe, example_env, free_port, spawn, wait_http, wait_until
 
 MiB = 2**20
 CGROUPS = Path("/sys/fs/cgroup")

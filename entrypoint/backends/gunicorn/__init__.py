@@ -11,22 +11,8 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import (
-    WEB,
-    Default,
-    Given,
-    Launch,
-    Setting,
-    Word,
-    defaults,
-    extra_words,
-    given_in_env,
-    given_in_words,
-    port,
-    process_var,
-    program,
-    user_words,
-)
+from entrypoint.backends import (WEB, Default, Given, Launch, Setting, Word, defaults, extra_words, given_in_env,
+                                 given_in_words, port, process_var, program, user_words)
 from entrypoint.logs import options
 from entrypoint.settings import argv, sizing
 from entrypoint.settings.config import Process

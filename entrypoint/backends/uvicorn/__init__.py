@@ -9,21 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import (
-    WEB,
-    Default,
-    Launch,
-    Word,
-    _common,
-    defaults,
-    extra_words,
-    given_in_env,
-    given_in_words,
-    port,
-    process_var,
-    program,
-    user_words,
-)
+from entrypoint.backends import (WEB, Default, Launch, Word, _common, defaults, extra_words, given_in_env,
+                                 given_in_words, port, process_var, program, user_words)
 from entrypoint.logs import options
 from entrypoint.settings import argv
 from entrypoint.settings.config import Process

@@ -18,18 +18,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from entrypoint.backends import (
-    WEB,
-    Launch,
-    Setting,
-    Word,
-    extra_words,
-    port,
-    process_var,
-    program,
-    split_bind,
-    user_words,
-)
+from entrypoint.backends import (WEB, Launch, Setting, Word, extra_words, port, process_var, program, split_bind,
+                                 user_words)
 from entrypoint.logs import options
 from entrypoint.settings import argv
 from entrypoint.settings.config import Process

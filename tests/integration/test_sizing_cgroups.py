@@ -131,7 +131,8 @@ def test_show_worker_sizes_celery_prefork(cpu: float, memory: int, concurrency: 
         shown = run_in(prefix, ["show", "worker"], env)
     count, reason = shown_count(shown, "concurrency")
     print(f"cpu {cpu}, memory {memory} MiB -> --concurrency={count} ({reason})")
-    assert count == concurrency and f"--concurrency={concurrency}" in shown.stdout, describe(shown)
+    # Not an argv word: the --app wrapper gives the count to the app (unless its configuration sets its own).
+    assert count == concurrency and "--concurrency" not in shown.stdout, describe(shown)
     with limited(cpu, memory) as prefix:
         shown = run_in(prefix, ["show", "worker"], {**env, "CELERY_WORKER_CONCURRENCY": "3"})
     assert shown_count(shown, "concurrency") == (3, "CELERY_WORKER_CONCURRENCY: yours, not auto-sized")

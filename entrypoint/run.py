@@ -9,7 +9,7 @@ from typing import NamedTuple, NoReturn
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.health import rules
 from entrypoint.init import privileges
-from entrypoint.init.execute import exec_argv, locate
+from entrypoint.init.execute import check_temp_dir, exec_argv, locate
 from entrypoint.init.supervisor import INIT_SETTINGS
 from entrypoint.logs import log, servers
 from entrypoint.release import deploy_check, steps
@@ -109,6 +109,10 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
     resolved.environment.export()
     not_found = None
     privileges.check_program(env, resolved.launch.argv[0])
+    temp_dir = registry.adapter(resolved.launch, "needs_temp_dir")
+    needed_by = temp_dir(env, resolved.launch) if temp_dir else None
+    if needed_by:
+        check_temp_dir(needed_by)
     if resolved.process is None:
         not_found = not_found_message(resolved.name, resolved.processes)
         if locate(resolved.name) is None:

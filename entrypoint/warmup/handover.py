@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from entrypoint.health import rules
+from entrypoint.init import state
 from entrypoint.warmup.gate import (
     Loaded,
     Plan,
@@ -145,6 +146,7 @@ class InServer:
             from entrypoint.warmup import replay
 
             replay.export([check.path for check in self.plan.checks], target)
+        state.serving_passed()  # the health port's /ready may pass from now on, once the server answers
 
 
 class HeldOutput:

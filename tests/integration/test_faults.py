@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pid1_support import UNSHARE, Lines, require_unshare, restarted
-from support import (EXAMPLE, PROD_ENTRY, base_env, describe, example_env, free_port, http_get, one_error_line, spawn,
-                     wait_http, wait_until)
+from pid1_support import UNSHARE, Lines, require_unshare, restarted, run_inside
+from support import (EXAMPLE, PROD_ENTRY, base_env, describe, draining_markers, example_env, free_port, http_get,
+                     one_error_line, spawn, wait_http, wait_until)
 
 # Runs first in the new mount namespace, then execs the rest of its arguments. $FAULT_DIR becomes:
 #   full       a 64 KiB tmpfs with no block and no inode left (writes and file creation: ENOSPC)
@@ -94,10 +94,9 @@ def test_draining_marker_without_room_for_its_content(fault_dir: Path) -> None:
         wait_until(lambda: restarted(pid1), 30, 0.01, "the supervisor to restart lean")
         os.kill(pid1, signal.SIGTERM)
         wait_for_line(lines, "prod-entry: TERM received", 30)
-        marker = Path(f"/proc/{pid1}/root{fault_dir}/draining")  # seen through the supervisor's mount namespace
-        wait_until(marker.exists, 10, what="the draining marker")
-        probe = subprocess.run(["nsenter", f"--target={pid1}", "--mount", PROD_ENTRY, "healthcheck"], env=env,
-                               cwd=EXAMPLE, capture_output=True, text=True, timeout=30)
+        # Seen through the supervisor's mount namespace.
+        wait_until(lambda: draining_markers(Path(f"/proc/{pid1}/root{fault_dir}")), 10, what="the draining marker")
+        probe = run_inside(pid1, ["healthcheck", "command"], env, EXAMPLE, mount=True)
         assert probe.returncode == 1 and "not ready: draining" in probe.stderr, probe.stderr
         os.kill(pid1, signal.SIGTERM)  # a second TERM ends the delay
         assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()

@@ -155,14 +155,7 @@ def heartbeat(live: bool, facts: dict[str, str], serving_file: str) -> tuple[boo
     worker has not had its max age yet to write its first."""
     path, max_age = facts.get("file", ""), float(facts.get("max_age") or 60)
     now = time.time()
-    try:
-        started = os.stat(serving_file).st_mtime
-    except OSError:
-        started = now
-    try:
-        beat = os.stat(path).st_mtime
-    except OSError:
-        beat = None
+    started, beat = modified(serving_file) or now, modified(path)
     if beat is not None and beat >= started - 1:  # an older one is a previous run's
         age = now - beat
         fresh = age <= max_age
@@ -170,6 +163,13 @@ def heartbeat(live: bool, facts: dict[str, str], serving_file: str) -> tuple[boo
     if live and now - started <= max_age:
         return True, f"started {now - started:.0f}s ago, no heartbeat yet in {path} (max {max_age:g}s)"
     return False, f"no heartbeat: {path} not written since the worker started {now - started:.0f}s ago"
+
+
+def modified(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
 
 
 class Probe:

@@ -8,8 +8,8 @@ from typing import NamedTuple, NoReturn
 
 from entrypoint.backends import TASK, Launch, Word, extra_words, plan, process_var
 from entrypoint.health import rules
-from entrypoint.init import privileges
-from entrypoint.init.execute import exec_argv, locate
+from entrypoint.init import privileges, state
+from entrypoint.init.execute import check_temp_dir, exec_argv, locate
 from entrypoint.init.supervisor import INIT_SETTINGS
 from entrypoint.logs import log, servers
 from entrypoint.release import deploy_check, steps
@@ -109,6 +109,10 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
     resolved.environment.export()
     not_found = None
     privileges.check_program(env, resolved.launch.argv[0])
+    temp_dir = registry.adapter(resolved.launch, "needs_temp_dir")
+    needed_by = temp_dir(env, resolved.launch) if temp_dir else None
+    if needed_by:
+        check_temp_dir(needed_by)
     if resolved.process is None:
         not_found = not_found_message(resolved.name, resolved.processes)
         if locate(resolved.name) is None:
@@ -145,12 +149,33 @@ def prepare(resolved: Resolved, logger: log.Logger, port_check: bool = True, sta
 
 def run(name: str | None, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> NoReturn:
     """Resolve, prepare and exec. Raises EntrypointError (with its exit status) for anything the user must fix."""
+    serving = os.environ.pop(state.SERVING_VAR, None)  # this start's own: not for the release steps' processes
     resolved = resolve(name, extra, environ)
     env = resolved.environment.values
     logger = log.from_env(env, resolved.name, redactor(env))
     not_found = prepare(resolved, logger)
+    if serving:
+        announce(serving, resolved)
     logger.debug(f"exec {' '.join(resolved.launch.argv)}")
     exec_argv(resolved.launch.argv, not_found)
+
+
+def announce(path: str, resolved: Resolved) -> None:
+    """Tell the health port (PROD_ENTRY_HEALTH_PORT, served by the supervisor) that this start is through its
+    checks, release steps and warmup, and how to tell that the program answers. A warmup handed to the server's
+    own process has not run yet: the file is then left pending, for that process to put in place once it passed
+    (state.serving_passed), through the environment exec passes on."""
+    from entrypoint.health.probes import serving_facts
+
+    pending = bool(resolved.launch.warmup_in)
+    try:
+        state.write_serving(path, serving_facts(resolved.process, resolved.environment.values, resolved.launch),
+                            pending)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path} ({exc.strerror}), which the health port's /ready waits for "
+                          "(PROD_ENTRY_HEALTH_PORT): set PROD_ENTRY_STATE_DIR to a writable directory") from None
+    if pending:
+        os.environ[state.SERVING_VAR] = path
 
 
 def guarded(action: Callable[[], object], traceback: bool = False, process: str | None = None) -> int:

@@ -35,6 +35,15 @@ def in_namespace(args: Sequence[str]) -> list[str]:
     return [*UNSHARE, PROD_ENTRY, *args]
 
 
+def run_inside(pid1: int, args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+           mount: bool = False) -> subprocess.CompletedProcess:
+    """Run `prod-entry ARGS...` inside PID 1's PID namespace (and its mount namespace with `mount`), as `docker
+    exec` runs a probe in a container: the supervisor's markers are named for that namespace."""
+    enter = ["nsenter", f"--target={pid1}", "--pid", *(["--mount"] if mount else [])]
+    return subprocess.run([*enter, PROD_ENTRY, *args], env=dict(env or base_env()), cwd=cwd, timeout=60,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
 def run_pid1(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
              timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `prod-entry ARGS...` as PID 1 to completion. Its exit status passes through unshare because the

@@ -87,6 +87,11 @@ def wait_until(check: Callable[[], T], timeout: float = 10, interval: float = 0.
         time.sleep(interval)
 
 
+def draining_markers(state_dir: Path) -> list[Path]:
+    """The supervisors' draining markers in `state_dir`: each named for its instance (draining.NAME.NAMESPACE)."""
+    return sorted(Path(state_dir).glob("draining.*"))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
 """Figure 10: a rolling restart behind a real load balancer. HAProxy on 127.0.0.1 in front of two replicas of the
-example image (host network, one port each), checking GET /readyz every second (`fall 2 rise 1`), under a
+example image (host network, one port each), checking them every second (`fall 2 rise 1`): prod-entry's own
+health port (GET /ready, PROD_ENTRY_HEALTH_PORT: no readiness view in the app), the peers GET /healthz; under a
 constant load of fast and slow requests; replica A is replaced (`docker stop -t 30`, a new one on its port,
 until HAProxy sees it up), then replica B. Every failed request counts: a status >= 500, a connection error, a
 timeout. The container tier (tests/container/test_container_rollout.py) runs the same harness, smaller."""
@@ -37,15 +38,31 @@ PROD_DELAY = f"prod-entry, delay {SHUTDOWN_DELAY:g} s"
 VARIANTS = (PROD_DELAY, "prod-entry, no delay", "tini + gunicorn", "gunicorn as PID 1")
 
 
-def docker_run_args(variant: str, image: str, port: int) -> list[str]:
-    """`docker run` arguments after `-d --name N --network host`, for one replica of a variant on `port`."""
+@dataclass(frozen=True)
+class Ports:
+    """One replica's ports: the app's, and prod-entry's health port beside it."""
+
+    app: int
+    health: int
+
+
+def health_check(variant: str, ports: Ports) -> tuple[int, str]:
+    """(port, path) HAProxy checks a replica on, and a new replica must pass before it counts as started:
+    prod-entry's own health port, GET /ready (503 from the first moment of the shutdown delay, with no view in the
+    app); the peers have nothing of the kind, so GET /healthz on the app's port."""
+    return (ports.health, "/ready") if variant.startswith("prod-entry") else (ports.app, "/healthz")
+
+
+def docker_run_args(variant: str, image: str, ports: Ports) -> list[str]:
+    """`docker run` arguments after `-d --name N --network host`, for one replica of a variant on `ports`."""
     if variant.startswith("prod-entry"):
         delay = ["-e", f"PROD_ENTRY_SHUTDOWN_DELAY={SHUTDOWN_DELAY:g}"] if variant == PROD_DELAY else []
-        return ["-e", f"PORT={port}", "-e", f"GUNICORN_CMD_ARGS={' '.join(GUNICORN_OPTIONS)}",
-                "-e", "PROD_ENTRY_STOP_TIMEOUT=25", *delay, image, "web"]
+        return ["-e", f"PORT={ports.app}", "-e", f"PROD_ENTRY_HEALTH_PORT={ports.health}",
+                "-e", f"GUNICORN_CMD_ARGS={' '.join(GUNICORN_OPTIONS)}", "-e", "PROD_ENTRY_STOP_TIMEOUT=25", *delay,
+                image, "web"]
     # The peers run the same gunicorn on the same image; docker's --init is the engine's docker-init (tini).
     init = ["--init"] if variant == "tini + gunicorn" else []
-    return [*init, "--entrypoint", "gunicorn", image, f"--bind=0.0.0.0:{port}", *GUNICORN_OPTIONS,
+    return [*init, "--entrypoint", "gunicorn", image, f"--bind=0.0.0.0:{ports.app}", *GUNICORN_OPTIONS,
             "example.wsgi:application"]
 
 
@@ -104,7 +121,7 @@ frontend web
 backend replicas
     balance roundrobin
     option httpchk
-    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
+    http-check send meth GET uri {path} ver HTTP/1.1 hdr Host localhost
 {servers}
 """
 
@@ -142,15 +159,17 @@ class HAProxy:
 
 
 @contextlib.contextmanager
-def haproxy(servers: dict[str, int]) -> Iterator[HAProxy]:
-    """HAProxy in the foreground with a temporary config, stopped by its PID even when the body fails."""
+def haproxy(servers: dict[str, tuple[int, int]], path: str) -> Iterator[HAProxy]:
+    """HAProxy in the foreground with a temporary config, stopped by its PID even when the body fails. `servers`:
+    name -> (the port it serves on, the port HAProxy checks GET `path` on)."""
     binary = tool("haproxy")
     with tempfile.TemporaryDirectory(prefix="pe-haproxy-") as tmp:
         port = free_port()
-        lines = [f"    server {name} 127.0.0.1:{server_port} check inter {HEALTH_INTERVAL:g}s fall 2 rise 1"
-                 for name, server_port in servers.items()]
+        lines = [f"    server {name} 127.0.0.1:{serve} check port {check} inter {HEALTH_INTERVAL:g}s fall 2 rise 1"
+                 for name, (serve, check) in servers.items()]
         config = Path(tmp) / "haproxy.cfg"
-        config.write_text(HAPROXY_CONFIG.format(socket=f"{tmp}/admin.sock", port=port, servers="\n".join(lines)))
+        config.write_text(HAPROXY_CONFIG.format(socket=f"{tmp}/admin.sock", port=port, path=path,
+                                                servers="\n".join(lines)))
         log = open(Path(tmp) / "haproxy.log", "w+")
         proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -249,22 +268,22 @@ class Rollout:
         return vars(self)
 
 
-def serving(engine: Engine, name: str, port: int, timeout: float = 120) -> None:
-    """Until the replica answers GET /readyz with 200 itself; fails if its container exits."""
+def serving(engine: Engine, name: str, port: int, path: str, timeout: float = 120) -> None:
+    """Until the replica answers GET `path` on `port` with 200 itself; fails if its container exits."""
     def answered() -> bool:
         state = engine("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
         if state != "running":
             raise BenchError(f"replica {name} is {state or 'gone'}: {engine.logs(name)}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            connection.request("GET", "/readyz")
+            connection.request("GET", path)
             return connection.getresponse().status == 200
         except (OSError, http.client.HTTPException):
             return False
         finally:
             connection.close()
 
-    wait_until(answered, timeout, f"replica {name} on port {port} to answer /readyz", interval=0.1)
+    wait_until(answered, timeout, f"replica {name} to answer {path} on port {port}", interval=0.1)
 
 
 def seen_up(proxy: HAProxy, server: str, timeout: float = 30) -> None:
@@ -274,23 +293,25 @@ def seen_up(proxy: HAProxy, server: str, timeout: float = 30) -> None:
 def rollout(engine: Engine, image: str, variant: str, min_requests: int, clients: int = 4) -> Rollout:
     """Two replicas behind HAProxy, replaced one after the other under load; the load goes on until at least
     `min_requests` have been sent in all (and stops by itself after ten minutes whatever happens)."""
-    ports = {"a": free_port(), "b": free_port()}
-    replicas = {server: engine.run(*docker_run_args(variant, image, port)) for server, port in ports.items()}
+    ports = {"a": Ports(free_port(), free_port()), "b": Ports(free_port(), free_port())}
+    checks = {server: health_check(variant, replica) for server, replica in ports.items()}
+    replicas = {server: engine.run(*docker_run_args(variant, image, replica)) for server, replica in ports.items()}
     try:
-        with haproxy(ports) as proxy:
-            for server, port in ports.items():
-                serving(engine, replicas[server], port)
+        path = checks["a"][1]
+        with haproxy({server: (ports[server].app, checks[server][0]) for server in ports}, path) as proxy:
+            for server in ports:
+                serving(engine, replicas[server], checks[server][0], path)
                 seen_up(proxy, server)
             with Load(proxy.port, clients, limit=600) as load:
                 time.sleep(1.0)  # the load is steady before the first TERM
                 switch_began = time.monotonic()
-                for server, port in ports.items():
+                for server, replica in ports.items():
                     stopped = engine("stop", "-t", str(STOP_GRACE), replicas[server], timeout=STOP_GRACE + 30)
                     if stopped.returncode != 0:
                         raise BenchError(f"docker stop {replicas[server]}: {stopped.stderr.strip()}")
                     engine.remove(replicas[server])
-                    replicas[server] = engine.run(*docker_run_args(variant, image, port))
-                    serving(engine, replicas[server], port)
+                    replicas[server] = engine.run(*docker_run_args(variant, image, replica))
+                    serving(engine, replicas[server], checks[server][0], path)
                     seen_up(proxy, server)
                 switch_ended = time.monotonic()
                 wait_until(lambda: len(load.outcomes) >= min_requests or None, 600,
@@ -373,12 +394,13 @@ def figure(plan: Plan) -> dict[str, Any]:
     sent = sum(run.sent for run in results[PROD_DELAY])
     fig.judge(ours == 0, f"{ours} of {sent:,} failed with a {SHUTDOWN_DELAY:g} s delay (goal 0)")
     fig.notes.append(
-        f"HAProxy {haproxy_version()} on 127.0.0.1, defaults (`retries 3`, no `option redispatch`), checks GET "
-        f"/readyz every {HEALTH_INTERVAL:g} s, `fall 2 rise 1`; two replicas of the example image, host network, "
+        f"HAProxy {haproxy_version()} on 127.0.0.1, defaults (`retries 3`, no `option redispatch`), checks every "
+        f"{HEALTH_INTERVAL:g} s, `fall 2 rise 1`: prod-entry's health port (GET /ready), the peers GET /healthz on "
+        "the app's port; two replicas of the example image, host network, "
         f"gunicorn {' '.join(GUNICORN_OPTIONS)}. Load: 4 Python client threads, a fresh connection per request, "
         f"GET {FAST_PATH} with one in {SLOW_EVERY} GET {SLOW_PATH}; a failure is a status >= 500, a connection "
         f"error or no answer within {CLIENT_TIMEOUT:g} s. Each replica is replaced by `docker stop -t {STOP_GRACE}`,"
         " a new container on its port, and a wait until HAProxy reports it UP. `longest_ms`: the slowest "
-        "response among requests sent during the switch. The example's /readyz answers 503 while prod-entry "
-        "holds TERM (its draining marker exists); the peers have no such state.")
+        "response among requests sent during the switch. prod-entry's /ready answers 503 from the TERM that starts "
+        "its shutdown delay, with no readiness view in the app; the peers have no such state.")
     return fig.as_dict()

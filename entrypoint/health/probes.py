@@ -16,6 +16,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from entrypoint.settings.config import Process
+    from entrypoint.settings.registry import Launch
+
 USAGE = """usage: prod-entry healthcheck [NAME] [--url URL] [--host HOST] [--timeout SECONDS]
                               [--file PATH] [--max-age SECONDS]
 
@@ -31,7 +34,8 @@ Workers: the heartbeat file (--file, PROD_ENTRY_HEARTBEAT_FILE, default $PROD_EN
 must be younger than --max-age (PROD_ENTRY_HEARTBEAT_MAX_AGE, default 60) seconds.
 PROD_ENTRY_HEALTHCHECK_COMMAND (or PROD_ENTRY_PROCESS_<NAME>_HEALTHCHECK_COMMAND): a command to run instead,
 healthy when it exits 0; the probe of backends with none of their own (command, manage, celery-beat).
-Not ready while $PROD_ENTRY_STATE_DIR/draining exists (the supervisor's shutdown delay).
+Not ready while the supervisor's draining marker for NAME in this container exists (its shutdown delay:
+$PROD_ENTRY_STATE_DIR/draining.NAME.<PID namespace>).
 Exit 0 healthy, 1 not healthy or misconfigured."""
 
 DEFAULT_TIMEOUT = 5.0
@@ -99,12 +103,13 @@ def probe(args: Sequence[str], environ: Mapping[str, str]) -> str:
     from entrypoint.init.state import draining_file
 
     name, options = parse(args)
-    draining = draining_file(environ)
+    name = name or started_process()  # no NAME: the process this container was started with
+    draining = draining_file(environ, name)  # the marker of this instance: NAME (else the default) in this container
     if os.path.exists(draining):
         raise Unhealthy(f"not ready: draining ({draining} exists: the container is shutting down)")
     if "--file" in options and "--max-age" in options:  # fully specified: no need to read any definition
         return heartbeat(options["--file"], number(options["--max-age"], "--max-age"))
-    return probe_process(name or started_process(), options, environ)
+    return probe_process(name, options, environ)
 
 
 def started_process(cmdline: str = "/proc/1/cmdline") -> str | None:
@@ -144,9 +149,8 @@ def heartbeat(path: str, max_age: float, hint: str = "", max_age_from: str = "--
 
 def probe_process(name: str | None, options: dict[str, str], environ: Mapping[str, str]) -> str:
     from entrypoint.health import rules
-    from entrypoint.init import state
     from entrypoint.settings import config, prodserver
-    from entrypoint.settings.registry import HEARTBEAT, HTTP, WEB, plan, probe_kind, process_var
+    from entrypoint.settings.registry import HTTP, WEB, plan, probe_kind, process_var
 
     environment = config.load_environment(environ)
     environment.export()  # Django settings, if read, take the .env file's variables from os.environ
@@ -173,12 +177,7 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
     kind, hint = probe_kind(process, env) if process else (HTTP, "")
     if "--file" in options or (kind != HTTP and "--url" not in options):
         assert process is not None or "--file" in options
-        # A process with no probe of its own takes only a file named for it: the global HEARTBEAT_FILE
-        # belongs to the workers that write it (a celery-beat beside a Celery worker must not pass on its file).
-        named = process.settings.get("HEARTBEAT_FILE") if process is not None else None
-        if kind == HEARTBEAT:
-            named = named or rules.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
-        path = options.get("--file") or named
+        path = options.get("--file") or (heartbeat_file(process, env, kind) if process is not None else None)
         if not path:
             assert process is not None
             raise Unhealthy(f"process {selected!r} (backend {process.backend}) has no probe of its own: set "
@@ -210,9 +209,9 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
             raise Unhealthy(f"the bind address of {selected!r} is not host:port (a unix socket?): give a full --url")
         host, port, tls = rules.connect_host(launch.bind[0]), launch.bind[1], False
     given = options.get("--host", "").strip()
-    host_header = given or request_host(process, env)
+    requested = given or request_host(process, env)
     extra = rules.headers(process, env, "HEALTHCHECK_HEADERS", "WARMUP_HEADERS")
-    headers = {"Host": given or (host_header if port in (80, 443) else f"{host_header}:{port}"), **dict(extra)}
+    headers = {"Host": given or host_header(requested, port), **dict(extra)}
     sent = f"Host {headers['Host']}" + (f", headers {rules.shown_headers(extra)}" if extra else "")
     where = f"{'https' if tls else 'http'}://{host}:{port}{check.path}"
     status, location = get(host, port, tls, check.path, headers, timeout)
@@ -227,6 +226,56 @@ def probe_process(name: str | None, options: dict[str, str], environ: Mapping[st
                             + rules.disallowed_host(headers["Host"], django[0], django[2], host_var))
         raise Unhealthy(f"GET {where} answered {status}, expected {check.expected()} ({check.setting}) ({sent})")
     return f"healthy: GET {where} answered {status} ({sent})"
+
+
+def heartbeat_file(process: Process, env: Mapping[str, str], kind: str) -> str | None:
+    """The file a process's heartbeat keeps fresh, None for one with no probe of its own: such a process takes
+    only a file named for it, as the global HEARTBEAT_FILE belongs to the workers that write it (a celery-beat
+    beside a Celery worker must not pass on its file)."""
+    from entrypoint.health import rules
+    from entrypoint.init import state
+    from entrypoint.settings.registry import HEARTBEAT
+
+    named = process.settings.get("HEARTBEAT_FILE")
+    if kind == HEARTBEAT:
+        named = named or rules.get(process, env, "HEARTBEAT_FILE") or state.heartbeat_file(env)
+    return named
+
+
+def serving_facts(process: Process | None, env: Mapping[str, str], launch: Launch) -> dict[str, str]:
+    """What the health port (init/healthport.py) asks of the program a start execs, for state.write_serving: a
+    GET of the health URL on its bind (web), its heartbeat file (workers), else nothing beyond running. The
+    Host header is the probe's, so the app's ALLOWED_HOSTS accepts it; the probe's extra headers are left out
+    (they are credentials, and the file is not a secret's place): any answer below 500 is ready."""
+    import socket
+
+    from entrypoint.health import rules
+    from entrypoint.settings.registry import WEB, probe_kind
+
+    if process is None:
+        return {"kind": "none", "why": f"{os.path.basename(launch.argv[0])} has no probe of its own"}
+    if launch.kind == WEB:
+        if launch.bind is None:
+            return {"kind": "none", "why": f"{process.name} listens on a unix socket or an fd, which is not probed"}
+        host, port = rules.connect_host(launch.bind[0]), launch.bind[1]
+        try:  # a name (localhost) is looked up here: the supervisor must never wait on DNS
+            host = str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+        except OSError:
+            pass
+        timeout = rules.seconds(process, env, "HEALTHCHECK_TIMEOUT", DEFAULT_TIMEOUT)
+        return {"kind": "http", "host": host, "port": str(port), "path": rules.health_check(process, env).path,
+                "host_header": host_header(request_host(process, env), port), "timeout": f"{timeout:g}"}
+    kind = probe_kind(process, env)[0]
+    path = heartbeat_file(process, env, kind)
+    if path is None:
+        return {"kind": "none", "why": f"{process.name} (backend {process.backend}) has no probe of its own"}
+    max_age = rules.seconds(process, env, "HEARTBEAT_MAX_AGE", DEFAULT_MAX_AGE)
+    return {"kind": "heartbeat", "file": os.path.abspath(path), "max_age": f"{max_age:g}"}
+
+
+def host_header(host: str, port: int) -> str:
+    """The Host header for `host` on `port`: the port left out where it is the scheme's default."""
+    return host if port in (80, 443) else f"{host}:{port}"
 
 
 def run_command(command: str, var: str, timeout: float) -> str:

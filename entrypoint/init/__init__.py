@@ -1,1 +1,1 @@
-"""The PID-1 supervisor, the privilege drop, the exec, and the state files."""
+"""The PID-1 supervisor and its health port, the privilege drop, the exec, and the state files."""

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from entrypoint.settings.errors import ExecError
+from entrypoint.settings.errors import ConfigError, ExecError
 
 
 def restore_signals() -> None:
@@ -30,6 +30,21 @@ def locate(program: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate
     return None
+
+
+def check_temp_dir(needed_by: str) -> None:
+    """ConfigError (exit 2) when Python finds no writable temporary directory, as with a read-only root filesystem
+    and no tmpfs: the program would die after exec (gunicorn: `FileNotFoundError: No usable temporary directory`,
+    exit 255). `needed_by` says what it is for. Checked with the program's own user, after the drop."""
+    import tempfile
+
+    try:
+        tempfile.gettempdir()  # tries TMPDIR, TEMP, TMP, /tmp, /var/tmp, /usr/tmp, the working directory
+    except FileNotFoundError:
+        raise ConfigError(f"no writable temporary directory (TMPDIR, /tmp, /var/tmp, /usr/tmp and {os.getcwd()} "
+                          f"are all read-only, missing or not this user's to write), and {needed_by}: mount one "
+                          "(docker run --tmpfs /tmp, a Kubernetes emptyDir at /tmp) or set TMPDIR to a writable "
+                          "directory") from None
 
 
 def exec_argv(argv: Sequence[str], not_found: str | None = None) -> NoReturn:

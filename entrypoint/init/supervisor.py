@@ -4,8 +4,9 @@ left when the program exits, and exits with the program's status.
 
 It runs first in the console script, before click, dotenv or Django are imported, and it stays that way:
 os, signal, sys, time and prod-entry's own errors, log and state modules (which import nothing more),
-plus ctypes for the subreaper prctl and fcntl/termios for a terminal, each only when needed. Its settings
-therefore come from the real environment only, never from a .env file (the child reads that later).
+plus ctypes for the subreaper prctl, fcntl/termios for a terminal and healthport.py (_socket, fcntl, errno)
+for PROD_ENTRY_HEALTH_PORT, each only when needed. Its settings therefore come from the real environment only,
+never from a .env file (the child reads that later).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: the supervisor must
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from entrypoint.init.healthport import HealthPort
+
 UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
 # Never forwarded: SIGCHLD is ours, and a fault signal sent with kill() means nothing to the child.
 NOT_FORWARDED = frozenset({signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
@@ -38,7 +41,8 @@ STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 MODES = ("auto", "always", "never")
 # Read by the supervisor before anything else, so from the real environment only: a .env file is not read yet.
 INIT_SETTINGS = ("PROD_ENTRY_INIT", "PROD_ENTRY_SIGNAL_TARGET", "PROD_ENTRY_SIGNAL_REWRITE", "PROD_ENTRY_EXIT_REMAP",
-                 "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR")
+                 "PROD_ENTRY_SHUTDOWN_DELAY", "PROD_ENTRY_STOP_TIMEOUT", "PROD_ENTRY_STATE_DIR",
+                 "PROD_ENTRY_HEALTH_PORT")
 PROCESS_VAR = LOG_PROCESS_VAR
 DEFAULT_GRACE = 5.0  # seconds leftover processes get after the main process exits, when no STOP_TIMEOUT
 PR_SET_CHILD_SUBREAPER = 36
@@ -63,7 +67,17 @@ class Settings:
         self.stop_timeout = parse_seconds(environ, "PROD_ENTRY_STOP_TIMEOUT")
         self.grace = DEFAULT_GRACE if self.stop_timeout is None else self.stop_timeout
         self.state_dir = state.state_dir(environ)
+        # Both named for this instance (start() has set the process name by now).
         self.draining_file = state.draining_file(environ)  # `prod-entry healthcheck` is not ready while it exists
+        self.serving_file = state.serving_file(environ)  # what the health port's /ready asks of the program
+        self.health_port = None
+        if environ.get("PROD_ENTRY_HEALTH_PORT", "").strip():
+            from entrypoint.init import healthport
+
+            self.health_port = healthport.port(environ)
+            if self.mode == "never":
+                raise ConfigError("PROD_ENTRY_HEALTH_PORT is served by the supervisor, which PROD_ENTRY_INIT=never "
+                                  "turns off: unset one of them")
         # A bad PROD_ENTRY_LOG_* value is the child's to report. The process name is start()'s guess from argv.
         self.log = log.from_env(environ, environ.get(PROCESS_VAR), name="prod-entry.init")
 
@@ -128,10 +142,11 @@ def start() -> None:
     # `healthcheck` outside PID 1 is a probe run by `docker exec` every few seconds: it execs nothing, so
     # there is nothing to supervise even in `always` mode.
     probe = sys.argv[1:2] == ["healthcheck"]
-    # For the `process` of JSON lines, before the child resolves it: the NAME word, else the default process.
+    # For the `process` of JSON lines and the name of this instance's markers (state.py), before the child
+    # resolves it: the NAME word, else the default process. Not for a probe: its NAME is its own business.
     words = [word for word in sys.argv[1:] if not word.startswith("-")]
-    os.environ.setdefault(PROCESS_VAR, words[0].lower() if words else
-                          os.environ.get("PROD_ENTRY_DEFAULT_PROCESS", "").strip().lower() or "web")
+    if not probe:
+        os.environ.setdefault(PROCESS_VAR, state.process_name(os.environ, words[0] if words else None))
     try:
         settings = Settings(os.environ)
     except ConfigError as exc:
@@ -139,28 +154,43 @@ def start() -> None:
         # Docker reserves a HEALTHCHECK's exit 2: a probe answers 1 (unhealthy) for any failure.
         sys.exit(1 if probe else exc.exit_code)
     pid1 = os.getpid() == 1
-    if settings.mode == "never" or (not pid1 and (settings.mode == "auto" or probe)):
+    # The health port is the supervisor's to serve: outside PID 1 it supervises as in `always` mode.
+    wanted = settings.mode == "always" or settings.health_port is not None
+    if settings.mode == "never" or (not pid1 and (not wanted or probe)):
         if pid1:
             settings.log.warning("PROD_ENTRY_INIT=never: running as PID 1 without a supervisor; reaping "
                              "zombies and handling signals are now the program's job")
         return
-    if pid1:
-        remove_file(settings.draining_file)  # left by a previous run of this container
-    elif not become_subreaper():
-        settings.log.warning("PROD_ENTRY_INIT=always: cannot become a child subreaper (prctl failed); "
-                             "orphans will go to the real init instead")
+    # Left by a previous run of this instance (the names are this instance's own: no other's is touched).
+    state.remove(settings.draining_file, settings.serving_file, settings.serving_file + state.PENDING)
+    if not pid1 and not become_subreaper():
+        settings.log.warning(f"{'PROD_ENTRY_INIT=always' if settings.mode == 'always' else 'PROD_ENTRY_HEALTH_PORT'}"
+                             ": cannot become a child subreaper (prctl failed); orphans will go to the real init "
+                             "instead")
+    listener = None
+    if settings.health_port is not None:
+        from entrypoint.init import healthport
+
+        try:
+            listener = healthport.listen(settings.health_port)  # before the fork: a port in use stops it all
+        except ConfigError as exc:
+            settings.log.error(str(exc))
+            sys.exit(exc.exit_code)
+        os.environ[state.SERVING_VAR] = settings.serving_file  # for the child: where to say it serves
     # Block every signal before the fork, so nothing sent between now and sigwaitinfo is lost.
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
     tty = release_terminal()
     child = os.fork()
     if child == 0:
+        if listener is not None:
+            os.close(listener)  # the port is the supervisor's alone
         become_session(tty, old_mask)
         return
-    restart_lean(child)
-    supervise(child)
+    restart_lean(child, listener)
+    supervise(child, listener)
 
 
-def restart_lean(child: int) -> None:
+def restart_lean(child: int, listener: int | None = None) -> None:
     """Replace this interpreter, which carries what the console script loaded (site, the installer's import
     hooks, re), by a bare `python -I -S` that loads only this module: the supervisor then costs what bare
     Python costs. The blocked mask, pending signals, our children and the subreaper flag all survive exec.
@@ -168,7 +198,10 @@ def restart_lean(child: int) -> None:
     Returns only if the exec failed (the supervisor then runs here, just bigger)."""
     # The directory that holds the entrypoint package: entrypoint/init/supervisor.py is three levels below it.
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.init.supervisor import supervise; supervise({child})"
+    code = f"import sys; sys.path.insert(0, {root!r}); from entrypoint.init.supervisor import supervise; " \
+        f"supervise({child}, {listener})"
+    if listener is not None:
+        os.set_inheritable(listener, True)  # the health port's socket, kept across the exec
     if sys.executable:
         try:
             os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", code, *sys.argv])
@@ -176,13 +209,20 @@ def restart_lean(child: int) -> None:
             pass
 
 
-def supervise(child: int) -> None:
-    """Forward, reap and clean up until `child` has exited, then exit with its status. Never returns."""
+def supervise(child: int, listener: int | None = None) -> None:
+    """Forward, reap and clean up until `child` has exited, then exit with its status. Never returns.
+    `listener`: the health port's listening socket, opened before the fork."""
     settings = Settings(os.environ)  # validated before the fork
     pid1 = os.getpid() == 1
+    port = None
+    if listener is not None:
+        from entrypoint.init import healthport
+
+        port = healthport.HealthPort(listener, settings.serving_file)
+        settings.log.debug(f"health port {settings.health_port}: GET /ready and /live")
     settings.log.debug(f"supervising pid {child} as {'PID 1' if pid1 else 'a subreaper'}; "
                        f"modules loaded: {' '.join(sorted(sys.modules))}")
-    sys.exit(Supervisor(child, settings, pid1).run())
+    sys.exit(Supervisor(child, settings, pid1, port).run())
 
 
 def become_subreaper() -> bool:
@@ -233,13 +273,6 @@ def become_session(tty: bool, old_mask: set[int | signal.Signals]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
-def remove_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def exit_code(status: int) -> int:
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
@@ -248,8 +281,9 @@ def exit_code(status: int) -> int:
 class Supervisor:
     """The loop: wait for a signal, forward it or reap, until the main process has exited; then clean up."""
 
-    def __init__(self, child: int, settings: Settings, pid1: bool) -> None:
+    def __init__(self, child: int, settings: Settings, pid1: bool, port: HealthPort | None = None) -> None:
         self.child = child
+        self.port = port
         self.settings = settings
         self.pid1 = pid1
         self.status: int | None = None  # the main process's exit code, once it has exited
@@ -262,21 +296,36 @@ class Supervisor:
 
     def run(self) -> int:
         try:
+            if self.port:
+                self.port.step(False)  # connections made before the socket raised SIGIO: none will come for them
             while self.status is None:
-                deadline = min((t for t in (self.delay_until, self.kill_at) if t is not None), default=None)
+                port_deadline = self.port.deadline() if self.port else None  # only while a request is open
+                deadline = min((t for t in (self.delay_until, self.kill_at, port_deadline) if t is not None),
+                               default=None)
                 if deadline is None:
-                    sig: int | None = signal.sigwaitinfo(CATCHABLE).si_signo  # no timeout: no wake-ups
+                    info: signal.struct_siginfo | None = signal.sigwaitinfo(CATCHABLE)  # no timeout: no wake-ups
                 else:
                     info = signal.sigtimedwait(CATCHABLE, max(0.0, deadline - time.monotonic()))
-                    sig = info.si_signo if info else None
-                if sig is not None:
-                    self.handle(sig)
+                from_port = False
+                if info is not None:
+                    from_port = self.port is not None and self.port.raised(info)
+                    if not from_port:
+                        self.handle(info.si_signo)
                 self.check_deadlines()
+                if self.port and (from_port or port_deadline is not None):
+                    self.port.step(self.draining())
             self.clean_up()
         finally:
-            if self.marker:
-                remove_file(self.marker)
+            leftovers = [self.marker] if self.marker else []
+            if self.port:
+                self.port.close()
+                leftovers += [self.settings.serving_file, self.settings.serving_file + state.PENDING]
+            state.remove(*leftovers)
         return self.settings.exit_remap.get(self.status, self.status)
+
+    def draining(self) -> bool:
+        """From the first TERM (held for the shutdown delay or not) or any stop signal passed on: /ready fails."""
+        return self.stopping or any(sig in STOP_SIGNALS for sig in self.sent)
 
     def handle(self, sig: int) -> None:
         if sig == signal.SIGCHLD:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from entrypoint.health import rules
+from entrypoint.init import state
 from entrypoint.warmup.gate import (Loaded, Plan, app_output, failed, handed_over, load_phase, passed,
                                     request_phase_async, run_checks, starting_lifespan, timed_out)
 
@@ -134,6 +135,7 @@ class InServer:
             from entrypoint.warmup import replay
 
             replay.export([check.path for check in self.plan.checks], target)
+        state.serving_passed()  # the health port's /ready may pass from now on, once the server answers
 
 
 class HeldOutput:

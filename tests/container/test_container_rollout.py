@@ -1,7 +1,7 @@
 """A rolling restart as users meet it: HAProxy in front of two replicas of the project's image, each replaced under
-load (bench/figures/rollout.py is the harness; `make bench` runs it bigger as figure 10). prod-entry with a
-shutdown delay covering two health intervals loses nothing; the peers' losses are measured and shown, not
-asserted. Then the worker side: a celery worker replaced while acks_late tasks run loses no task."""
+load (bench/figures/rollout.py is the harness; `make bench` runs it bigger as figure 10). HAProxy checks prod-entry's
+own health port (GET /ready, no readiness view in the app); prod-entry with a shutdown delay covering two health
+intervals loses nothing; the peers (checked on GET /healthz) have their losses measured and shown, not asserted. Then the worker side: a celery worker replaced while acks_late tasks run loses no task."""
 
 from __future__ import annotations
 

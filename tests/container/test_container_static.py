@@ -26,6 +26,7 @@ VALUES_SETS: dict[str, list[str]] = {
     "worker-off": ["--set", "worker.enabled=false"],
     "hpa-on": ["--set", "web.autoscaling.enabled=true"],
     "httpget-probes": ["--set", "web.probes.type=httpGet"],
+    "health-port": ["--set", "healthPort.enabled=true"],
     "secrets": ["--set-json", "secretEnv=" + json.dumps([{"name": "DJANGO_SECRET_KEY", "secretName": "app",
                                                           "key": "secret-key"}]),
                 "--set-json", "secretFiles=" + json.dumps([
@@ -173,6 +174,23 @@ def test_probes_are_selectable(helm: str) -> None:
                   if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-worker"))
     command = worker["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"]
     assert command[:3] == ["prod-entry", "healthcheck", "worker"] and "--file" in command and "--max-age" in command
+
+
+def test_the_health_port_takes_every_probe(helm: str) -> None:
+    """healthPort.enabled: the supervisor's /ready and /live, over httpGet, for web and worker alike."""
+    docs = manifests(render(helm, "--set", "healthPort.enabled=true", "--set", "healthPort.port=9090").stdout)
+    for component in ("web", "worker"):
+        deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(component))
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert {"name": "health", "containerPort": 9090, "protocol": "TCP"} in container["ports"], component
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["PROD_ENTRY_HEALTH_PORT"] == "9090", component
+        probes = {probe: container[probe]["httpGet"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+        assert probes == {"startupProbe": {"path": "/ready", "port": "health"},
+                          "readinessProbe": {"path": "/ready", "port": "health"},
+                          "livenessProbe": {"path": "/live", "port": "health"}}, component
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]  # probes only, never served
 
 
 def test_secret_files_follow_the_file_convention(helm: str) -> None:

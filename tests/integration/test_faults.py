@@ -1,6 +1,7 @@
 """Disk faults, made real in a private mount namespace (`unshare --mount`): a tmpfs filled to its last block
 and inode, or a read-only bind mount. The supervisor's draining marker, its log lines and a Celery worker's
-heartbeat file land there; each failure is one clear line, and the running server or worker carries on."""
+heartbeat file land there; each failure is one clear line, and the running server or worker carries on. And no
+writable temporary directory at all (`docker run --read-only`, no tmpfs): found before gunicorn starts."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pid1_support import UNSHARE, Lines, require_unshare, restarted
-from support import EXAMPLE, PROD_ENTRY, base_env, example_env, free_port, http_get, spawn, wait_http, wait_until
+from pid1_support import UNSHARE, Lines, require_unshare, restarted, run_inside
+from support import (EXAMPLE, PROD_ENTRY, base_env, describe, draining_markers, example_env, free_port, http_get,
+                     one_error_line, spawn, wait_http, wait_until)
 
 # Runs first in the new mount namespace, then execs the rest of its arguments. $FAULT_DIR becomes:
 #   full       a 64 KiB tmpfs with no block and no inode left (writes and file creation: ENOSPC)
@@ -92,10 +94,9 @@ def test_draining_marker_without_room_for_its_content(fault_dir: Path) -> None:
         wait_until(lambda: restarted(pid1), 30, 0.01, "the supervisor to restart lean")
         os.kill(pid1, signal.SIGTERM)
         wait_for_line(lines, "prod-entry: TERM received", 30)
-        marker = Path(f"/proc/{pid1}/root{fault_dir}/draining")  # seen through the supervisor's mount namespace
-        wait_until(marker.exists, 10, what="the draining marker")
-        probe = subprocess.run(["nsenter", f"--target={pid1}", "--mount", PROD_ENTRY, "healthcheck"], env=env,
-                               cwd=EXAMPLE, capture_output=True, text=True, timeout=30)
+        # Seen through the supervisor's mount namespace.
+        wait_until(lambda: draining_markers(Path(f"/proc/{pid1}/root{fault_dir}")), 10, what="the draining marker")
+        probe = run_inside(pid1, ["healthcheck", "command"], env, EXAMPLE, mount=True)
         assert probe.returncode == 1 and "not ready: draining" in probe.stderr, probe.stderr
         os.kill(pid1, signal.SIGTERM)  # a second TERM ends the delay
         assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()
@@ -171,3 +172,18 @@ def test_exit_status_survives_a_full_stderr(as_pid1: bool, variables: dict[str, 
         proc = subprocess.run(argv, env=base_env(**variables), stderr=full, stdout=subprocess.DEVNULL,
                               stdin=subprocess.DEVNULL, timeout=30)
     assert proc.returncode == code
+
+
+def test_no_writable_temporary_directory_is_found_before_gunicorn_starts() -> None:
+    """`docker run --read-only` with no tmpfs: gunicorn would die on its first worker with `FileNotFoundError: No
+    usable temporary directory` (exit 255 here); prod-entry says why before exec, exit 2."""
+    require_mounts()
+    read_only = 'for d in /tmp /var/tmp "$PWD"; do mount --bind "$d" "$d" && mount -o remount,bind,ro "$d"; done; ' \
+                'exec "$@"'
+    env = {k: v for k, v in example_env(PORT=str(free_port())).items() if k not in ("TMPDIR", "TEMP", "TMP")}
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", read_only, "sh", PROD_ENTRY, "web"], env=env, cwd=EXAMPLE,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, describe(proc)
+    line = one_error_line(proc)
+    assert "no writable temporary directory" in line and "--tmpfs /tmp" in line and "TMPDIR" in line, line
+    assert "gunicorn" in line and "Starting gunicorn" not in proc.stderr, describe(proc)

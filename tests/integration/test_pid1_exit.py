@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from pid1_support import run_pid1, spawn_pid1
-from support import base_env, describe, run, spawn, wait_until
+from pid1_support import run_inside, run_pid1, spawn_pid1
+from support import base_env, describe, draining_markers, free_port, run, spawn, wait_until
 
 PY = sys.executable
 
@@ -167,14 +167,20 @@ HEAVY = ("site", "re", "click", "dotenv", "django", "gunicorn", "typing", "json"
          "entrypoint.run", "entrypoint.cli", "entrypoint.init.execute")
 
 
-def test_the_supervisor_imports_nothing_heavy() -> None:
-    """Not even what the console script itself loaded (site, re): the supervisor restarts as a bare python."""
-    proc = run_pid1([PY, "-c", "pass"], base_env(PROD_ENTRY_LOG_LEVEL="debug"))
+@pytest.mark.parametrize("health_port", [False, True])
+def test_the_supervisor_imports_nothing_heavy(health_port: bool) -> None:
+    """Not even what the console script itself loaded (site, re): the supervisor restarts as a bare python. The
+    health port adds its own module, _socket, fcntl and errno: not socket.py (selectors, array, math...)."""
+    port = {"PROD_ENTRY_HEALTH_PORT": str(free_port())} if health_port else {}
+    env = base_env(PROD_ENTRY_LOG_LEVEL="debug", **port)
+    proc = run_pid1([PY, "-c", "pass"], env)
     assert proc.returncode == 0, describe(proc)
     line = next(line for line in proc.stderr.splitlines() if "modules loaded:" in line)
     modules = set(line.split("modules loaded:")[1].split())
     assert "entrypoint.init.supervisor" in modules, line
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}, line
+    assert ("entrypoint.init.healthport" in modules) == health_port, line
+    assert not modules & {"socket", "selectors"}, line
 
 
 def test_init_settings_in_a_dotenv_file_are_flagged(tmp_path: Path) -> None:
@@ -185,20 +191,20 @@ def test_init_settings_in_a_dotenv_file_are_flagged(tmp_path: Path) -> None:
 
 
 SLEEPER = "import time; print('ready', flush=True); time.sleep(120)"
+SLEEPING = ["command", "sleep", "1000"]
 
 
 def test_a_second_term_ends_the_shutdown_delay(tmp_path: Path) -> None:
-    marker = tmp_path / "draining"
     env = base_env(PROD_ENTRY_SHUTDOWN_DELAY="600", PROD_ENTRY_STATE_DIR=str(tmp_path),
                    PROD_ENTRY_LOG_FORMAT="json")
     with spawn_pid1([PY, "-c", SLEEPER], env) as (proc, pid1, lines):
         lines.until("ready")
         os.kill(pid1, signal.SIGTERM)
-        wait_until(marker.exists, 10, what="the draining marker")
+        wait_until(lambda: draining_markers(tmp_path), 10, what="the draining marker")
         assert proc.poll() is None, lines.rest()
         os.kill(pid1, signal.SIGTERM)
         assert proc.wait(30) == 128 + signal.SIGTERM, lines.rest()
-    assert not marker.exists()
+    assert not draining_markers(tmp_path)
     own = [json.loads(line) for line in lines.rest().splitlines() if line.startswith("{")]
     assert own and own[0]["level"] == "info" and "PROD_ENTRY_SHUTDOWN_DELAY=600s" in own[0]["message"], own
 
@@ -221,3 +227,29 @@ def test_healthcheck_is_never_supervised_outside_pid1(tmp_path: Path) -> None:
     proc = run(["healthcheck", "--file", str(heartbeat), "--max-age", "60"], env)
     assert proc.returncode == 0, describe(proc)
     assert "supervising" not in proc.stderr, describe(proc)
+
+
+def test_two_supervisors_on_one_state_directory_keep_their_own_draining_marker(tmp_path: Path) -> None:
+    """Two containers sharing the host's /tmp (two replicas, or a web and a worker): one's start or stop must
+    not clear the other's marker, or its probe reports ready in the middle of its shutdown delay."""
+    beat = tmp_path / "beat"
+    beat.touch()
+    env = base_env(PROD_ENTRY_STATE_DIR=str(tmp_path), PROD_ENTRY_SHUTDOWN_DELAY="600")
+    probe = ["healthcheck", "command", "--file", str(beat), "--max-age", "600"]
+    with spawn_pid1(SLEEPING, env) as (first, first_pid1, _):
+        assert run_inside(first_pid1, probe, env).returncode == 0
+        os.kill(first_pid1, signal.SIGTERM)
+        wait_until(lambda: "not ready: draining" in run_inside(first_pid1, probe, env).stderr, 10,
+                   what="the first supervisor's draining marker")
+        with spawn_pid1(SLEEPING, env) as (second, second_pid1, _):
+            wait_until(lambda: psutil.Process(second_pid1).children(), 10, what="the second one's child")
+            assert run_inside(second_pid1, probe, env).returncode == 0, "the first one's marker is the second's"
+            os.kill(second_pid1, signal.SIGTERM)
+            wait_until(lambda: "not ready: draining" in run_inside(second_pid1, probe, env).stderr, 10,
+                       what="the second supervisor's draining marker")
+            os.kill(second_pid1, signal.SIGTERM)  # through its delay, and gone: its marker with it
+            assert second.wait(30) == 128 + signal.SIGTERM
+        still = run_inside(first_pid1, probe, env)
+        assert still.returncode == 1 and "not ready: draining" in still.stderr, describe(still)
+        os.kill(first_pid1, signal.SIGTERM)
+        assert first.wait(30) == 128 + signal.SIGTERM

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pid1_support import spawn_pid1
-from support import EXAMPLE, describe, example_env, free_port, http_get, run, wait_http, wait_until
+from pid1_support import run_inside, spawn_pid1
+from support import EXAMPLE, describe, draining_markers, example_env, free_port, http_get, wait_http, wait_until
 
 IN_FLIGHT = 200
 
@@ -37,7 +37,6 @@ def test_in_flight_requests_all_finish_and_new_ones_are_served_during_the_delay(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = example_env(PROD_ENTRY_SHUTDOWN_DELAY="2", PROD_ENTRY_STATE_DIR=str(tmp_path / "state"))
-    marker = tmp_path / "state" / "draining"
     results: list[tuple[int, str] | None] = []
 
     def slow_request() -> None:
@@ -51,13 +50,13 @@ def test_in_flight_requests_all_finish_and_new_ones_are_served_during_the_delay(
         wait_until(lambda: http_get(f"{base}/inflight") == (200, f"{IN_FLIGHT}\n"), 30,
                    what=f"{IN_FLIGHT} requests in flight")
         os.kill(pid1, signal.SIGTERM)
-        wait_until(marker.exists, 10, what="the draining marker")
+        wait_until(lambda: draining_markers(tmp_path / "state"), 10, what="the draining marker")
         assert http_get(f"{base}/healthz") == (200, "ok\n"), "a new request during the delay was not served"
-        probe = run(["healthcheck"], env, cwd=EXAMPLE)
+        probe = run_inside(pid1, ["healthcheck"], env, cwd=EXAMPLE)
         assert probe.returncode != 0 and "draining" in probe.stderr, describe(probe)
         for client in clients:
             client.join(60)
         assert proc.wait(60) == 0, lines.rest()
     statuses = [result[0] if result else None for result in results]
     assert statuses == [200] * IN_FLIGHT, f"{statuses.count(200)} of {IN_FLIGHT} answered 200:\n{lines.rest()}"
-    assert not marker.exists(), "the draining marker outlived prod-entry"
+    assert not draining_markers(tmp_path / "state"), "the draining marker outlived prod-entry"

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from entrypoint.init import state
 from support import EXAMPLE, base_env, describe, example_env, free_port, run, spawn, wait_http, wait_until
 
 
@@ -21,11 +22,12 @@ def test_healthcheck_passes_against_the_running_server_and_fails_after_it_stops(
         assert probe.returncode == 0, describe(probe)
         assert f"GET http://127.0.0.1:{env['PORT']}/healthz answered 200" in probe.stdout, describe(probe)
         # The supervisor's shutdown delay: not ready while the marker exists, whatever the server says.
-        (tmp_path / "draining").touch()
+        marker = Path(state.draining_file(env, "web"))  # this test's PID namespace is the probe's
+        marker.touch()
         probe = run(["healthcheck", "web"], env, EXAMPLE)
         assert probe.returncode == 1 and "draining" in probe.stderr, describe(probe)
         assert len((probe.stdout + probe.stderr).strip().splitlines()) == 1, describe(probe)
-        (tmp_path / "draining").unlink()
+        marker.unlink()
         wrong = run(["healthcheck"], {**env, "PROD_ENTRY_HEALTHCHECK_URL": "/missing"}, EXAMPLE)
         assert wrong.returncode == 1 and "answered 404, expected 200" in wrong.stderr, describe(wrong)
         by_url = run(["healthcheck", "--url", f"http://localhost:{env['PORT']}/whoami"], env, EXAMPLE)

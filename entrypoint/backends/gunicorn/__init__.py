@@ -22,7 +22,8 @@ from entrypoint.settings.error_lines import describe
 
 # The settings prod-entry has defaults for or checks (the worker class's packages), and their spellings.
 OPTIONS = {"bind": ("--bind", "-b"), "worker_class": ("--worker-class", "-k"), "accesslog": ("--access-logfile",),
-           "asgi_lifespan": ("--asgi-lifespan",), "workers": ("--workers", "-w"), "threads": ("--threads",)}
+           "asgi_lifespan": ("--asgi-lifespan",), "workers": ("--workers", "-w"), "threads": ("--threads",),
+           "worker_tmp_dir": ("--worker-tmp-dir",)}
 # gunicorn's default for --workers, which its config file, GUNICORN_CMD_ARGS and the command line override.
 WORKERS_VAR = "WEB_CONCURRENCY"
 SYNC = ("sync", "gunicorn.workers.sync.SyncWorker")
@@ -278,6 +279,15 @@ def prepare_worker_warmup(env: Mapping[str, str], launch: Launch) -> None:
         os.environ[USER_CONFIG_VAR] = config
     else:
         os.environ.pop(USER_CONFIG_VAR, None)
+
+
+def needs_temp_dir(env: Mapping[str, str], launch: Launch) -> str | None:
+    """What gunicorn needs Python's temporary directory for (run.prepare checks it is writable before exec), or
+    None when --worker-tmp-dir names another directory."""
+    if argv.mentions(launch.argv, *OPTIONS["worker_tmp_dir"]) or \
+            any(setting.name == "worker_tmp_dir" for setting in launch.settings):
+        return None
+    return "gunicorn keeps every worker's heartbeat file there (unless --worker-tmp-dir names another directory)"
 
 
 # --- logs: JSON through hook.py (its logger_class and accesslog), PROD_ENTRY_ACCESS_LOG --------------------

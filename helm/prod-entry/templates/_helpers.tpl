@@ -137,3 +137,19 @@ ConfigMap and the migrate hook Job (which runs before the ConfigMap exists) cann
 {{- .terminationGracePeriodSeconds }}
 {{- end }}
 {{- end }}
+
+{{/* healthPort.enabled: the variable that turns the supervisor's health port on, and its container port. */}}
+{{- define "prod-entry.healthPortEnv" -}}
+{{- if .Values.healthPort.enabled }}
+- name: PROD_ENTRY_HEALTH_PORT
+  value: {{ .Values.healthPort.port | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "prod-entry.healthPortPort" -}}
+{{- if .Values.healthPort.enabled }}
+- name: health
+  containerPort: {{ .Values.healthPort.port }}
+  protocol: TCP
+{{- end }}
+{{- end }}

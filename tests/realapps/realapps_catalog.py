@@ -75,7 +75,8 @@ def lines_with(path: Path, needle: str) -> int:
 
 def configure_pretix(site: Path, svc: Services, venv: Path) -> dict[str, str]:
     # No [django] secret: pretix then writes DATA_DIR/.secret at its first settings import, as in its own docs.
-    (site / "pretix.cfg").write_text(f"""\
+    # Not named pretix.cfg, which pretix reads from the working directory even without PRETIX_CONFIG_FILE.
+    (site / "production.cfg").write_text(f"""\
 [pretix]
 instance_name=Real apps
 url=http://{HOST}
@@ -99,12 +100,12 @@ backend={svc.broker_url}
 broker={svc.broker_url}
 """)
     (site / "data").mkdir(exist_ok=True)
-    return {"PRETIX_CONFIG_FILE": str(site / "pretix.cfg"), "DJANGO_SETTINGS_MODULE": "pretix.settings"}
+    return {"PRETIX_CONFIG_FILE": str(site / "production.cfg"), "DJANGO_SETTINGS_MODULE": "pretix.settings"}
 
 
 def break_pretix(site: Path, secret: str) -> str:
     """`password hunter2`: the `=` forgotten. configparser's ParsingError quotes the line."""
-    cfg = site / "pretix.cfg"
+    cfg = site / "production.cfg"
     old = next(line for line in cfg.read_text().splitlines() if line.startswith("password="))
     replace_once(cfg, old, f"password {secret}")
     return "ParsingError"

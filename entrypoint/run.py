@@ -36,8 +36,10 @@ def definitions(environ: Mapping[str, str] = os.environ) -> tuple[Environment, d
     problem = log.settings_error(environment.values)
     if problem:
         raise ConfigError(problem)
-    # Before anything of the user's is imported (PRODUCTION_PROCESSES and the backends read the settings module).
+    # Before anything of the user's is imported (PRODUCTION_PROCESSES and the backends read the settings module):
+    # the drop, and the .env file's variables put where the settings module reads them (os.environ).
     privileges.drop(environment.values)
+    environment.export()
     return environment, prodserver.processes(environment)
 
 

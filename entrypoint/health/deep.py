@@ -68,7 +68,7 @@ def run(deep: Deep, doing: Callable[[str], None]) -> None:
     """Every deep check, in this process, with Django set up. Raises WarmupError (ConfigError for an alias that
     is not in the settings). Off the event loop: Django refuses database calls from a running loop (uvicorn
     imports the app inside one), so there they run in a thread of their own."""
-    if deep == OFF_DEEP:
+    if not (deep.databases or deep.caches or deep.migrations):
         return
     import asyncio
 

@@ -24,7 +24,6 @@ from entrypoint.health import deep as deep_checks
 from entrypoint.health import rules
 from entrypoint.settings import registry
 from entrypoint.settings.config import Process
-from entrypoint.settings.names import process_var
 from entrypoint.settings.errors import ConfigError, Stopped, WarmupError
 from entrypoint.settings.error_lines import describe, last_line
 from entrypoint.settings.registry import WEB, Launch
@@ -49,7 +48,6 @@ class Plan(NamedTuple):
     host_var: str = "PROD_ENTRY_WARMUP_HOST"  # the variable a user sets for the Host, for the error message
     deep: deep_checks.Deep = deep_checks.OFF_DEEP  # databases, caches, migrations, checked before the requests
     commands: tuple[str, ...] = ()  # `manage X` release steps: X must be a command of this project
-    commands_var: str = ""  # the BEFORE variable that names them, for the message
 
 
 class RemoteTraceback(Exception):
@@ -278,7 +276,7 @@ def known_commands(plan: Plan) -> None:
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"{plan.commands_var}: 'manage {name}' is not a command of this project{hint}: fix "
+            raise ConfigError(f"{plan.deep.before_var}: 'manage {name}' is not a command of this project{hint}: fix "
                               "the step")
 
 
@@ -614,8 +612,9 @@ def preflight(process: Process, env: Mapping[str, str], launch: Launch, log: Cal
     if not enabled(process, env, launch):
         return
     started = time.monotonic()
-    checks = plan(process, env, launch)._replace(checks=[], lifespan=False, deep=deep_checks.OFF_DEEP,
-                                                 commands=commands, commands_var=process_var(process.name, "BEFORE"))
+    planned = plan(process, env, launch)
+    checks = planned._replace(checks=[], lifespan=False, commands=commands,
+                              deep=planned.deep._replace(databases=(), caches=(), migrations=False))
     warm(checks, lambda line: None)
     log(f"preflight passed in {time.monotonic() - started:.2f}s (django.setup(), system checks, {checks.app} "
         "imported): the release steps run next")
@@ -653,7 +652,7 @@ def before_exec(process: Process | None, env: Mapping[str, str], launch: Launch,
     if process is None or not enabled(process, env, launch):
         return
     warmup_plan = plan(process, env, launch)
-    warmup_plan = warmup_plan._replace(commands=commands, commands_var=process_var(process.name, "BEFORE"),
+    warmup_plan = warmup_plan._replace(commands=commands,
                                        deep=warmup_plan.deep._replace(migrations=warmup_plan.deep.migrations and
                                                                       migrations))
     if not migrations and warmup_plan.deep.databases:
